@@ -1,0 +1,56 @@
+# Entry points for people and CI. The README's two commands are `make run` and
+# `make test`; both install what they need on a fresh Debian machine first.
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+JOBS ?= 2
+PORT ?= 4566
+DATA ?= ./data
+
+# Build and run: C toolchain and libraries. Tests: also the AWS CLI v2
+# (Debian's awscli), curl with HTTP/2, node + npm for the JS SDK (node is
+# preinstalled on our machines; Debian's nodejs+npm otherwise).
+APT_BUILD := build-essential cmake pkg-config libmicrohttpd-dev libnghttp2-dev \
+             libsqlite3-dev libcjson-dev libgnutls28-dev
+APT_TEST  := awscli curl
+
+.PHONY: deps test-deps build build-asan run test test-release test-asan bench clean
+
+deps:
+	@dpkg -s $(APT_BUILD) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_BUILD) >/dev/null; }
+
+test-deps: deps
+	@dpkg -s $(APT_TEST) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_TEST) >/dev/null; }
+	@command -v npm >/dev/null || { DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm >/dev/null; }
+	@python3 -c 'import boto3' || { echo "python3 has no boto3 (pip install boto3)"; exit 1; }
+	@cd tests/integration/js && { test -f node_modules/@aws-sdk/client-kinesis/package.json || \
+	  npm ci --no-audit --no-fund --loglevel=error; }
+
+build: deps
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build build -j$(JOBS)
+
+build-asan: deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTIDEPOOL_SANITIZE=ON >/dev/null
+	cmake --build build-asan -j$(JOBS)
+
+run: build
+	./build/tidepool serve --port $(PORT) --data $(DATA)
+
+# The whole suite: unit and end-to-end tests on the release build, then the
+# same suite on the ASan+UBSan build.
+test: test-release test-asan
+
+test-release: build test-deps
+	cd build && ctest --output-on-failure -j$(JOBS)
+
+test-asan: build-asan test-deps
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j$(JOBS)
+
+bench: build
+	./bench/kinesis.sh
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,630 @@
+/* HTTP/2 cleartext (prior knowledge) on one accepted socket, on libnghttp2.
+ *
+ * The connection thread owns the socket and the nghttp2 session: it reads,
+ * feeds nghttp2, collects each stream's headers and body into a job, and sends.
+ * A complete request is run by router_dispatch on a short-lived worker thread,
+ * because handlers block (up to ~100 ms on a group commit): run inline they
+ * would serialise every stream of the connection — the AWS JS SDK multiplexes
+ * all its calls on one connection — and stop the reading that keeps PINGs and
+ * flow control going. A worker touches only its job; it hands the finished job
+ * back through a mutex-guarded queue and a wake-up pipe, and the connection
+ * thread submits the response if the stream still exists. */
+#include "server/h2.h"
+#include "server/request.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <nghttp2/nghttp2.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_STREAMS 100
+/* Large windows so a 10+ MiB upload streams without waiting for WINDOW_UPDATEs;
+ * nghttp2 consumes data as it is handed to us and refreshes them itself. */
+#define STREAM_WINDOW (16 * 1024 * 1024)
+#define CONN_WINDOW (32 * 1024 * 1024)
+#define MAX_HEADERS 128
+#define MAX_HEADER_BYTES (64 * 1024)
+#define RECV_CHUNK (64 * 1024)
+#define POLL_MS 100           /* how soon *stop is noticed */
+#define IDLE_MS (120 * 1000)  /* a connection with no traffic and no work is closed */
+#define DRAIN_MS (10 * 1000)  /* after GOAWAY, time left to in-flight streams */
+
+struct h2_conn;
+
+/* One request/response exchange. While frames arrive it is the stream's user
+ * data; during dispatch it belongs to a worker (and the stream has no user
+ * data); afterwards it is the stream's user data again and feeds DATA frames. */
+struct h2_job {
+    struct h2_conn *conn;
+    int32_t stream_id;
+    char *method;
+    char *path;            /* raw :path, split at '?' at dispatch */
+    char *authority;
+    struct tp_header *headers;
+    size_t n_headers, header_bytes;
+    unsigned char *body;
+    size_t body_len, body_cap;
+    int rejected;          /* answered early (413): later frames are ignored */
+    int head;
+    struct tp_response rs;
+    size_t sent;           /* bytes of rs.body already given to nghttp2 */
+    struct h2_job *prev, *next; /* conn->jobs, connection thread only */
+    struct h2_job *done_next;   /* conn->done, under conn->mu */
+};
+
+struct h2_conn {
+    int fd;
+    const volatile int *stop;
+    nghttp2_session *session;
+    int wake[2];               /* workers write a byte when a job finishes */
+    pthread_mutex_t mu;
+    pthread_cond_t cond;       /* signalled with each finished job */
+    struct h2_job *done;       /* under mu */
+    struct h2_job *jobs;       /* every live job, so none leaks at teardown */
+    unsigned running;          /* jobs at workers; connection thread only */
+    int draining;
+    int64_t deadline_ms, last_io_ms;
+    uint8_t buf[RECV_CHUNK];
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void free_job(struct h2_job *job)
+{
+    struct h2_conn *c = job->conn;
+
+    if (job->prev != NULL)
+        job->prev->next = job->next;
+    else
+        c->jobs = job->next;
+    if (job->next != NULL)
+        job->next->prev = job->prev;
+    free(job->method);
+    free(job->path);
+    free(job->authority);
+    for (size_t i = 0; i < job->n_headers; i++) {
+        free(job->headers[i].name);
+        free(job->headers[i].value);
+    }
+    free(job->headers);
+    free(job->body);
+    response_free(&job->rs);
+    free(job);
+}
+
+/* The request is no longer needed once dispatched; a 12 MiB body should not
+ * stay around while the response is sent. */
+static void drop_request(struct h2_job *job)
+{
+    for (size_t i = 0; i < job->n_headers; i++) {
+        free(job->headers[i].name);
+        free(job->headers[i].value);
+    }
+    free(job->headers);
+    job->headers = NULL;
+    job->n_headers = 0;
+    free(job->body);
+    job->body = NULL;
+    job->body_len = job->body_cap = 0;
+}
+
+static int add_header(struct h2_job *job, const char *name, size_t nlen,
+                      const char *value, size_t vlen)
+{
+    struct tp_header *h;
+    char *n, *v;
+
+    /* Space for MAX_HEADERS plus a synthesized "host" is allocated at once. */
+    if (job->headers == NULL) {
+        job->headers = calloc(MAX_HEADERS + 1, sizeof *job->headers);
+        if (job->headers == NULL)
+            return -1;
+    }
+    n = strndup(name, nlen);
+    v = strndup(value, vlen);
+    if (n == NULL || v == NULL) {
+        free(n);
+        free(v);
+        return -1;
+    }
+    h = &job->headers[job->n_headers++];
+    h->name = n;
+    h->value = v;
+    return 0;
+}
+
+/* Worker side: build the protocol-neutral request and run the router. */
+static void run_job(struct h2_job *job)
+{
+    struct tp_request rq = {0};
+    char *query;
+
+    if (job->method == NULL || job->path == NULL) {
+        job->rs.status = 400; /* nghttp2 validates pseudo-headers; belt and braces */
+        return;
+    }
+    query = strchr(job->path, '?');
+    if (query != NULL)
+        *query++ = '\0';
+    if (job->authority != NULL) {
+        int has_host = 0;
+        for (size_t i = 0; i < job->n_headers; i++)
+            has_host |= strcmp(job->headers[i].name, "host") == 0;
+        /* Out of memory here only loses the synthesized header. */
+        if (!has_host)
+            (void)add_header(job, "host", 4, job->authority, strlen(job->authority));
+    }
+    rq.method = job->method;
+    rq.path = job->path;
+    rq.query = query != NULL ? query : "";
+    rq.headers = job->headers;
+    rq.n_headers = job->n_headers;
+    rq.body = job->body;
+    rq.body_len = job->body_len;
+    rq.http2 = 1;
+    router_dispatch(&rq, &job->rs);
+}
+
+static void *worker_main(void *arg)
+{
+    struct h2_job *job = arg;
+    struct h2_conn *c = job->conn;
+
+    run_job(job);
+    drop_request(job);
+    /* Everything below happens under the lock: once it is released the
+     * connection thread may tear the connection down. */
+    pthread_mutex_lock(&c->mu);
+    job->done_next = c->done;
+    c->done = job;
+    if (write(c->wake[1], "", 1) < 0) {
+        /* Pipe full: a wake-up is already pending, the poll will fire. */
+    }
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+static void dispatch(struct h2_conn *c, struct h2_job *job)
+{
+    pthread_t t;
+
+    nghttp2_session_set_stream_user_data(c->session, job->stream_id, NULL);
+    c->running++;
+    /* Without a thread the handler runs here: slower, but still correct. */
+    if (pthread_create(&t, NULL, worker_main, job) != 0)
+        worker_main(job);
+    else
+        pthread_detach(t);
+}
+
+static ssize_t read_body(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
+                         size_t length, uint32_t *data_flags,
+                         nghttp2_data_source *source, void *user_data)
+{
+    struct h2_job *job = source->ptr;
+    size_t left = job->rs.body_len - job->sent;
+
+    (void)session;
+    (void)stream_id;
+    (void)user_data;
+    if (length > left)
+        length = left;
+    memcpy(buf, job->rs.body + job->sent, length);
+    job->sent += length;
+    if (job->sent == job->rs.body_len)
+        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    return (ssize_t)length;
+}
+
+/* Headers that are meaningless or forbidden in HTTP/2 (RFC 9113 8.2.2); a peer
+ * such as node treats them as a protocol error. Content-length is computed
+ * here, except for HEAD where only the router knows the size. */
+static int skip_response_header(const struct h2_job *job, const char *name)
+{
+    static const char *const hop[] = {"connection", "keep-alive", "proxy-connection",
+                                      "transfer-encoding", "upgrade"};
+
+    for (size_t i = 0; i < sizeof hop / sizeof hop[0]; i++)
+        if (strcasecmp(name, hop[i]) == 0)
+            return 1;
+    return !job->head && strcasecmp(name, "content-length") == 0;
+}
+
+static nghttp2_nv make_nv(const char *name, const char *value)
+{
+    return (nghttp2_nv){(uint8_t *)name, (uint8_t *)value, strlen(name), strlen(value),
+                        NGHTTP2_NV_FLAG_NONE};
+}
+
+/* Submits job->rs on its stream; the job must already be the stream's user
+ * data so that it lives as long as the DATA frames it feeds. nghttp2 copies
+ * and lower-cases the header names. */
+static int submit_response(struct h2_conn *c, struct h2_job *job)
+{
+    nghttp2_nv nva[TP_MAX_RESPONSE_HEADERS + 2];
+    nghttp2_data_provider prd = {.source.ptr = job, .read_callback = read_body};
+    char status[8], clen[24];
+    int code = job->rs.status;
+    int bodyless = job->head || code == 204 || code == 304;
+    size_t n = 0;
+
+    if (code < 200 || code > 599)
+        code = 500;
+    snprintf(status, sizeof status, "%d", code);
+    nva[n++] = make_nv(":status", status);
+    for (size_t i = 0; i < job->rs.n_headers; i++)
+        if (!skip_response_header(job, job->rs.headers[i].name))
+            nva[n++] = make_nv(job->rs.headers[i].name, job->rs.headers[i].value);
+    if (!bodyless) {
+        snprintf(clen, sizeof clen, "%zu", job->rs.body_len);
+        nva[n++] = make_nv("content-length", clen);
+    }
+    return nghttp2_submit_response(c->session, job->stream_id, nva, n,
+                                   bodyless || job->rs.body_len == 0 ? NULL : &prd);
+}
+
+/* Answers 413 while the body is still arriving and forgets what was buffered;
+ * on_frame_send then tells the peer to stop sending. */
+static void reject_too_large(struct h2_conn *c, struct h2_job *job)
+{
+    job->rejected = 1;
+    drop_request(job);
+    job->rs.status = 413;
+    if (submit_response(c, job) != 0)
+        nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, job->stream_id,
+                                  NGHTTP2_INTERNAL_ERROR);
+}
+
+/* Takes the jobs workers have finished and submits their responses. */
+static void collect_finished(struct h2_conn *c)
+{
+    char drain[64];
+    struct h2_job *job, *next;
+
+    while (read(c->wake[0], drain, sizeof drain) > 0)
+        ;
+    pthread_mutex_lock(&c->mu);
+    job = c->done;
+    c->done = NULL;
+    pthread_mutex_unlock(&c->mu);
+    for (; job != NULL; job = next) {
+        next = job->done_next;
+        c->running--;
+        /* Fails when the peer reset or the session closed the stream meanwhile. */
+        if (nghttp2_session_set_stream_user_data(c->session, job->stream_id, job) != 0) {
+            free_job(job);
+            continue;
+        }
+        if (submit_response(c, job) != 0) {
+            nghttp2_session_set_stream_user_data(c->session, job->stream_id, NULL);
+            nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, job->stream_id,
+                                      NGHTTP2_INTERNAL_ERROR);
+            free_job(job);
+        }
+    }
+}
+
+static ssize_t on_send(nghttp2_session *session, const uint8_t *data, size_t length,
+                       int flags, void *user_data)
+{
+    struct h2_conn *c = user_data;
+    ssize_t n;
+
+    (void)session;
+    (void)flags;
+    n = send(c->fd, data, length, MSG_NOSIGNAL);
+    if (n >= 0) {
+        c->last_io_ms = now_ms();
+        return n;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        return NGHTTP2_ERR_WOULDBLOCK;
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
+static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame,
+                            void *user_data)
+{
+    struct h2_conn *c = user_data;
+    struct h2_job *job;
+
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    job = calloc(1, sizeof *job);
+    if (job == NULL)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets just this stream */
+    job->conn = c;
+    job->stream_id = frame->hd.stream_id;
+    job->next = c->jobs;
+    if (c->jobs != NULL)
+        c->jobs->prev = job;
+    c->jobs = job;
+    nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, job);
+    return 0;
+}
+
+static int set_pseudo(char **field, const uint8_t *value, size_t vlen)
+{
+    free(*field);
+    *field = strndup((const char *)value, vlen);
+    return *field != NULL ? 0 : -1;
+}
+
+static int on_header(nghttp2_session *session, const nghttp2_frame *frame,
+                     const uint8_t *name, size_t namelen, const uint8_t *value,
+                     size_t valuelen, uint8_t flags, void *user_data)
+{
+    struct h2_job *job = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    const char *n = (const char *)name;
+    int rc = 0;
+
+    (void)flags;
+    (void)user_data;
+    /* Trailers (a second HEADERS) carry nothing a service reads. */
+    if (job == NULL || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    job->header_bytes += namelen + valuelen + 32; /* RFC 9113 6.5.2 accounting */
+    if (job->header_bytes > MAX_HEADER_BYTES)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    if (namelen == 7 && memcmp(n, ":method", 7) == 0)
+        rc = set_pseudo(&job->method, value, valuelen);
+    else if (namelen == 5 && memcmp(n, ":path", 5) == 0)
+        rc = set_pseudo(&job->path, value, valuelen);
+    else if (namelen == 10 && memcmp(n, ":authority", 10) == 0)
+        rc = set_pseudo(&job->authority, value, valuelen);
+    else if (n[0] != ':')
+        rc = job->n_headers < MAX_HEADERS
+                 ? add_header(job, n, namelen, (const char *)value, valuelen)
+                 : -1;
+    return rc == 0 ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+}
+
+static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id,
+                         const uint8_t *data, size_t len, void *user_data)
+{
+    struct h2_conn *c = user_data;
+    struct h2_job *job = nghttp2_session_get_stream_user_data(session, stream_id);
+
+    (void)flags;
+    if (job == NULL || job->rejected)
+        return 0;
+    if (len > TP_MAX_BODY - job->body_len) {
+        reject_too_large(c, job);
+        return 0;
+    }
+    if (job->body_len + len > job->body_cap) {
+        size_t cap = job->body_cap ? job->body_cap : 64 * 1024;
+        unsigned char *p;
+
+        while (cap < job->body_len + len)
+            cap *= 2;
+        if (cap > TP_MAX_BODY)
+            cap = TP_MAX_BODY;
+        p = realloc(job->body, cap);
+        if (p == NULL)
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        job->body = p;
+        job->body_cap = cap;
+    }
+    memcpy(job->body + job->body_len, data, len);
+    job->body_len += len;
+    return 0;
+}
+
+/* A declared length over the limit is refused before any byte is buffered. */
+static int declares_too_large(const struct h2_job *job)
+{
+    for (size_t i = 0; i < job->n_headers; i++)
+        if (strcmp(job->headers[i].name, "content-length") == 0)
+            return strtoull(job->headers[i].value, NULL, 10) > TP_MAX_BODY;
+    return 0;
+}
+
+static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
+                         void *user_data)
+{
+    struct h2_conn *c = user_data;
+    struct h2_job *job;
+
+    if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
+        return 0;
+    job = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    if (job == NULL || job->rejected)
+        return 0;
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+        job->head = job->method != NULL && strcmp(job->method, "HEAD") == 0;
+        if (declares_too_large(job)) {
+            reject_too_large(c, job);
+            return 0;
+        }
+    }
+    if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
+        dispatch(c, job);
+    return 0;
+}
+
+/* A response completed while the request body is still coming (only a 413
+ * does that): RST_STREAM(NO_ERROR) tells the client to stop sending
+ * (RFC 9113 8.1); without it curl waits for a stream end that never comes. */
+static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame,
+                         void *user_data)
+{
+    (void)user_data;
+    if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+        nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) == 0)
+        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                  NGHTTP2_NO_ERROR);
+    return 0;
+}
+
+static int on_stream_close(nghttp2_session *session, int32_t stream_id,
+                           uint32_t error_code, void *user_data)
+{
+    struct h2_job *job = nghttp2_session_get_stream_user_data(session, stream_id);
+
+    (void)error_code;
+    (void)user_data;
+    if (job != NULL)
+        free_job(job);
+    return 0;
+}
+
+static int new_session(struct h2_conn *c)
+{
+    nghttp2_session_callbacks *cb;
+    nghttp2_settings_entry iv[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, MAX_STREAMS},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, MAX_HEADER_BYTES},
+    };
+    int rc;
+
+    rc = nghttp2_session_callbacks_new(&cb);
+    if (rc != 0)
+        return rc;
+    nghttp2_session_callbacks_set_send_callback(cb, on_send);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+    rc = nghttp2_session_server_new(&c->session, cb, c);
+    nghttp2_session_callbacks_del(cb);
+    if (rc != 0)
+        goto out;
+    rc = nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]);
+    if (rc != 0)
+        goto out;
+    /* The connection window is not a SETTINGS value: raising it sends a
+     * WINDOW_UPDATE on stream 0. */
+    rc = nghttp2_session_set_local_window_size(c->session, NGHTTP2_FLAG_NONE, 0, CONN_WINDOW);
+out:
+    return rc;
+}
+
+/* GOAWAY naming the last stream accepted: those finish, newer ones are refused
+ * and the client retries them elsewhere. */
+static void start_drain(struct h2_conn *c)
+{
+    c->draining = 1;
+    c->deadline_ms = now_ms() + DRAIN_MS;
+    nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE,
+                          nghttp2_session_get_last_proc_stream_id(c->session),
+                          NGHTTP2_NO_ERROR, NULL, 0);
+}
+
+/* Returns 0 when the connection is over: peer closed, socket error, or a
+ * fatal protocol error (nghttp2 has then queued its GOAWAY, or cannot). */
+static int read_some(struct h2_conn *c)
+{
+    ssize_t n = recv(c->fd, c->buf, sizeof c->buf, 0);
+
+    if (n == 0)
+        return 0;
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+    c->last_io_ms = now_ms();
+    return nghttp2_session_mem_recv(c->session, c->buf, (size_t)n) >= 0;
+}
+
+static void serve(struct h2_conn *c)
+{
+    for (;;) {
+        int want_read, want_write;
+        struct pollfd pf[2];
+        int64_t now = now_ms();
+
+        if (!c->draining && (*c->stop || (c->running == 0 && now - c->last_io_ms > IDLE_MS)))
+            start_drain(c);
+        if (c->draining && now > c->deadline_ms)
+            return;
+        collect_finished(c);
+        if (nghttp2_session_send(c->session) != 0)
+            return;
+        want_read = nghttp2_session_want_read(c->session);
+        want_write = nghttp2_session_want_write(c->session);
+        if (!want_read && !want_write)
+            return; /* GOAWAY exchanged and every stream done */
+        pf[0] = (struct pollfd){c->fd, (short)((want_read ? POLLIN : 0) | (want_write ? POLLOUT : 0)), 0};
+        pf[1] = (struct pollfd){c->wake[0], POLLIN, 0};
+        if (poll(pf, 2, POLL_MS) < 0 && errno != EINTR)
+            return;
+        if ((pf[0].revents & (POLLIN | POLLHUP | POLLERR)) && !read_some(c))
+            return;
+    }
+}
+
+static int make_wake_pipe(int fds[2])
+{
+    if (pipe(fds) < 0)
+        return -1;
+    for (int i = 0; i < 2; i++)
+        if (fcntl(fds[i], F_SETFD, FD_CLOEXEC) < 0 ||
+            fcntl(fds[i], F_SETFL, O_NONBLOCK) < 0)
+            return -1;
+    return 0;
+}
+
+/* Workers hold pointers into the connection: wait for all of them. */
+static void wait_workers(struct h2_conn *c)
+{
+    pthread_mutex_lock(&c->mu);
+    while (c->running > 0) {
+        while (c->done == NULL)
+            pthread_cond_wait(&c->cond, &c->mu);
+        for (struct h2_job *j = c->done; j != NULL; j = j->done_next)
+            c->running--;
+        c->done = NULL; /* the jobs stay on c->jobs and are freed with it */
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+void h2_serve_connection(int fd, const volatile int *stop)
+{
+    struct h2_conn *c = calloc(1, sizeof *c);
+    int flags = fcntl(fd, F_GETFL);
+
+    if (c == NULL)
+        goto out;
+    c->fd = fd;
+    c->stop = stop;
+    c->last_io_ms = now_ms();
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cond, NULL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        goto out_sync;
+    if (make_wake_pipe(c->wake) < 0)
+        goto out_sync;
+    if (new_session(c) == 0)
+        serve(c);
+    wait_workers(c);
+    while (c->jobs != NULL)
+        free_job(c->jobs);
+    nghttp2_session_del(c->session);
+    close(c->wake[0]);
+    close(c->wake[1]);
+out_sync:
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->mu);
+out:
+    free(c);
+    close(fd);
+}

@@ -1,0 +1,630 @@
+/* The listening socket and the HTTP/1.1 front.
+ *
+ * An accept thread owns the listening socket. Each accepted connection gets a
+ * thread that peeks at its first bytes (without consuming them): the HTTP/2
+ * client preface means prior-knowledge h2c and the thread goes on to serve it
+ * with server/h2.c; anything else is handed to libmicrohttpd with
+ * MHD_add_connection, and the thread ends. Peeking on the connection's own
+ * thread means a client that connects and says nothing delays only itself.
+ *
+ * libmicrohttpd runs without a listening socket, one thread per connection,
+ * because handlers block (up to ~100 ms on a database group commit) and must
+ * not stall other connections. Its access handler buffers the body, builds a
+ * struct tp_request from the raw request-target (kept by the URI log callback,
+ * since MHD hands the handler a decoded path) and calls router_dispatch. */
+#include "server/http.h"
+#include "server/h2.h"
+#include "server/request.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define H2_PREFACE_LEN 24
+#define CLASSIFY_MS (60 * 1000)      /* a client silent this long after connecting is dropped */
+#define IDLE_SECONDS 120u            /* libmicrohttpd's timeout for an idle connection */
+#define DRAIN_MS (10 * 1000)         /* on stop, how long in-flight HTTP/1.1 requests may take */
+#define MHD_POOL_BYTES ((size_t)128 * 1024) /* per connection: headers plus read buffer */
+
+/* MHD_USE_THREAD_PER_CONNECTION needs the internal polling thread; that thread
+ * watches only the inter-thread channel (MHD_USE_ITC), through which
+ * MHD_add_connection from our threads reaches it. MHD_USE_POLL makes every
+ * connection thread use poll(), so descriptors above FD_SETSIZE work. */
+#define MHD_FLAGS (MHD_USE_NO_LISTEN_SOCKET | MHD_USE_THREAD_PER_CONNECTION | \
+                   MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_POLL)
+
+struct http_server {
+    int listen_fd;
+    int port;
+    int wake[2];            /* one byte written by stop, never read: wakes every poll */
+    volatile int stop;
+    pthread_t acceptor;
+    int acceptor_started;
+    struct MHD_Daemon *mhd;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;    /* signalled when threads or inflight drop */
+    unsigned threads;       /* connection threads: classifying or serving HTTP/2 */
+    unsigned inflight;      /* HTTP/1.1 requests between their headers and completion */
+};
+
+struct accepted {
+    struct http_server *srv;
+    int fd;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+};
+
+/* One HTTP/1.1 request: MHD's per-request pointer (con_cls). */
+struct h1_req {
+    struct http_server *srv;
+    char *uri;              /* raw request-target, query included */
+    unsigned char *body;
+    size_t body_len, body_cap;
+    int started;            /* counted in srv->inflight */
+    int too_large;
+};
+
+enum conn_kind { CONN_CLOSE, CONN_HTTP1, CONN_HTTP2 };
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- HTTP/1.1 through libmicrohttpd ---- */
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *con)
+{
+    struct h1_req *rq = calloc(1, sizeof *rq);
+
+    (void)con;
+    if (rq == NULL)
+        return NULL;
+    rq->srv = cls;
+    rq->uri = strdup(uri);
+    if (rq->uri == NULL) {
+        free(rq);
+        return NULL;
+    }
+    return rq;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http_server *srv = cls;
+    struct h1_req *rq = *con_cls;
+
+    (void)con;
+    (void)toe;
+    if (rq == NULL)
+        return;
+    if (rq->started) {
+        pthread_mutex_lock(&srv->mu);
+        srv->inflight--;
+        pthread_cond_broadcast(&srv->cond);
+        pthread_mutex_unlock(&srv->mu);
+    }
+    free(rq->uri);
+    free(rq->body);
+    free(rq);
+    *con_cls = NULL;
+}
+
+static enum MHD_Result reply_status(struct MHD_Connection *con, unsigned status)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result ret;
+
+    if (resp == NULL)
+        return MHD_NO;
+    ret = MHD_queue_response(con, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* Past the limit the body is dropped and the rest of the upload discarded
+ * unbuffered; 413 is answered once it has been read. Returns -1 when out of
+ * memory. */
+static int append_body(struct h1_req *rq, const char *data, size_t len)
+{
+    if (rq->too_large)
+        return 0;
+    if (len > TP_MAX_BODY - rq->body_len) {
+        rq->too_large = 1;
+        free(rq->body);
+        rq->body = NULL;
+        rq->body_len = rq->body_cap = 0;
+        return 0;
+    }
+    if (rq->body_len + len > rq->body_cap) {
+        size_t cap = rq->body_cap ? rq->body_cap : 64 * 1024;
+        unsigned char *p;
+
+        while (cap < rq->body_len + len)
+            cap *= 2;
+        if (cap > TP_MAX_BODY)
+            cap = TP_MAX_BODY;
+        p = realloc(rq->body, cap);
+        if (p == NULL)
+            return -1;
+        rq->body = p;
+        rq->body_cap = cap;
+    }
+    memcpy(rq->body + rq->body_len, data, len);
+    rq->body_len += len;
+    return 0;
+}
+
+struct header_list {
+    struct tp_header *items;
+    size_t n, cap;
+    int failed;
+};
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind,
+                                      const char *key, const char *value)
+{
+    struct header_list *hl = cls;
+    struct tp_header *h;
+
+    (void)kind;
+    if (hl->n == hl->cap)
+        return MHD_NO; /* cannot happen: cap is MHD's own count */
+    h = &hl->items[hl->n];
+    h->name = strdup(key);
+    h->value = strdup(value != NULL ? value : "");
+    if (h->name == NULL || h->value == NULL) {
+        free(h->name);
+        free(h->value);
+        hl->failed = 1;
+        return MHD_NO;
+    }
+    for (char *p = h->name; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    hl->n++;
+    return MHD_YES;
+}
+
+static void free_headers(struct header_list *hl)
+{
+    for (size_t i = 0; i < hl->n; i++) {
+        free(hl->items[i].name);
+        free(hl->items[i].value);
+    }
+    free(hl->items);
+}
+
+/* For HEAD the router may state the length of the body it did not produce;
+ * otherwise the length is that of the body. */
+static uint64_t head_length(const struct tp_response *rs)
+{
+    for (size_t i = 0; i < rs->n_headers; i++)
+        if (strcasecmp(rs->headers[i].name, "content-length") == 0)
+            return strtoull(rs->headers[i].value, NULL, 10);
+    return rs->body_len;
+}
+
+/* MHD never reads the body of a response to HEAD; should it, fail safely. */
+static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)cls;
+    (void)pos;
+    (void)buf;
+    (void)max;
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+/* libmicrohttpd 0.9.75 has no head-only response flag, and refuses an
+ * application Content-Length header. For HEAD, a response "from callback" of
+ * the router's stated size makes MHD send that Content-Length and no body.
+ * Otherwise MHD takes the body over (rs->body becomes NULL) and computes
+ * Content-Length itself; it adds Date, and no Content-Type of its own. */
+static struct MHD_Response *build_response(struct tp_response *rs, int head, int closing)
+{
+    struct MHD_Response *resp;
+
+    if (head) {
+        resp = MHD_create_response_from_callback(head_length(rs), 4096, no_body, NULL, NULL);
+    } else {
+        resp = MHD_create_response_from_buffer(rs->body_len, rs->body, MHD_RESPMEM_MUST_FREE);
+        if (resp != NULL) {
+            rs->body = NULL;
+            rs->body_len = 0;
+        }
+    }
+    if (resp == NULL)
+        return NULL;
+    for (size_t i = 0; i < rs->n_headers; i++)
+        if (strcasecmp(rs->headers[i].name, "content-length") != 0)
+            (void)MHD_add_response_header(resp, rs->headers[i].name, rs->headers[i].value);
+    /* While stopping, keep-alive clients are told to move on. */
+    if (closing)
+        (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    return resp;
+}
+
+static enum MHD_Result respond(struct MHD_Connection *con, struct h1_req *rq, const char *method)
+{
+    struct header_list hl = {0};
+    struct tp_request req = {0};
+    struct tp_response rs = {0};
+    struct MHD_Response *resp = NULL;
+    char *query = strchr(rq->uri, '?');
+    int n = MHD_get_connection_values(con, MHD_HEADER_KIND, NULL, NULL);
+    enum MHD_Result ret = MHD_NO;
+
+    hl.cap = n > 0 ? (size_t)n : 0;
+    hl.items = calloc(hl.cap + 1, sizeof *hl.items);
+    if (hl.items == NULL)
+        goto out;
+    MHD_get_connection_values(con, MHD_HEADER_KIND, collect_header, &hl);
+    if (hl.failed)
+        goto out;
+    if (query != NULL)
+        *query++ = '\0';
+    req.method = method;
+    req.path = rq->uri;
+    req.query = query != NULL ? query : "";
+    req.headers = hl.items;
+    req.n_headers = hl.n;
+    req.body = rq->body;
+    req.body_len = rq->body_len;
+    router_dispatch(&req, &rs);
+    if (rs.status < 200 || rs.status > 599)
+        rs.status = 500;
+    resp = build_response(&rs, strcmp(method, MHD_HTTP_METHOD_HEAD) == 0, rq->srv->stop);
+    if (resp == NULL)
+        goto out;
+    ret = MHD_queue_response(con, (unsigned)rs.status, resp);
+out:
+    if (resp != NULL)
+        MHD_destroy_response(resp);
+    response_free(&rs);
+    free_headers(&hl);
+    return ret;
+}
+
+static int declares_too_large(struct MHD_Connection *con)
+{
+    const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+    return cl != NULL && strtoull(cl, NULL, 10) > TP_MAX_BODY;
+}
+
+/* MHD calls this first when the headers are in (no body yet), then once per
+ * chunk of body, then once more with no data when the request is complete. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct http_server *srv = cls;
+    struct h1_req *rq = *con_cls;
+
+    (void)url;
+    (void)version;
+    if (rq == NULL) /* on_uri ran out of memory */
+        return reply_status(con, MHD_HTTP_INTERNAL_SERVER_ERROR);
+    if (!rq->started) {
+        rq->started = 1;
+        pthread_mutex_lock(&srv->mu);
+        srv->inflight++;
+        pthread_mutex_unlock(&srv->mu);
+        /* Answered before the body is read: no "100 Continue" is sent, and
+         * MHD closes the connection after the response. */
+        if (declares_too_large(con))
+            return reply_status(con, MHD_HTTP_CONTENT_TOO_LARGE);
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (append_body(rq, upload_data, *upload_data_size) < 0)
+            return MHD_NO;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (rq->too_large)
+        return reply_status(con, MHD_HTTP_CONTENT_TOO_LARGE);
+    return respond(con, rq, method);
+}
+
+/* ---- accepting and classifying connections ---- */
+
+/* Waits for the first bytes and compares them with the HTTP/2 preface. Only
+ * bytes that could start the preface ("PRI ...") make it wait for more. */
+static enum conn_kind classify(struct http_server *srv, int fd)
+{
+    char buf[H2_PREFACE_LEN];
+    int64_t deadline = now_ms() + CLASSIFY_MS;
+    struct pollfd pf[2] = {{fd, POLLIN, 0}, {srv->wake[0], POLLIN, 0}};
+
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        ssize_t n;
+
+        if (left <= 0 || (poll(pf, 2, (int)left) < 0 && errno != EINTR) || pf[1].revents)
+            return CONN_CLOSE;
+        if (pf[0].revents == 0)
+            continue;
+        n = recv(fd, buf, sizeof buf, MSG_PEEK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return CONN_CLOSE;
+        if (memcmp(buf, H2_PREFACE, (size_t)n) != 0)
+            return CONN_HTTP1;
+        if (n == H2_PREFACE_LEN)
+            return CONN_HTTP2;
+        /* A prefix of the preface: poll would report the same bytes again at
+         * once, so pause briefly (still waking on stop) for the rest. */
+        poll(&pf[1], 1, 10);
+    }
+}
+
+static void thread_done(struct http_server *srv)
+{
+    pthread_mutex_lock(&srv->mu);
+    srv->threads--;
+    pthread_cond_broadcast(&srv->cond);
+    pthread_mutex_unlock(&srv->mu);
+}
+
+static void *connection_main(void *arg)
+{
+    struct accepted *a = arg;
+    struct http_server *srv = a->srv;
+
+    switch (classify(srv, a->fd)) {
+    case CONN_HTTP2:
+        h2_serve_connection(a->fd, &srv->stop);
+        break;
+    case CONN_HTTP1:
+        /* MHD owns the socket from here, and closes it even on failure. */
+        (void)MHD_add_connection(srv->mhd, a->fd, (const struct sockaddr *)&a->addr,
+                                 a->addrlen);
+        break;
+    case CONN_CLOSE:
+        close(a->fd);
+        break;
+    }
+    free(a);
+    thread_done(srv);
+    return NULL;
+}
+
+static void accept_one(struct http_server *srv)
+{
+    struct accepted *a = malloc(sizeof *a);
+    pthread_t t;
+    int one = 1;
+
+    if (a == NULL)
+        return;
+    a->srv = srv;
+    a->addrlen = sizeof a->addr;
+    a->fd = accept(srv->listen_fd, (struct sockaddr *)&a->addr, &a->addrlen);
+    if (a->fd < 0) {
+        /* Out of descriptors or memory: back off rather than spin on poll. */
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+            poll(NULL, 0, 50);
+        free(a);
+        return;
+    }
+    (void)fcntl(a->fd, F_SETFD, FD_CLOEXEC);
+    /* Responses are written whole; small HTTP/2 frames must not wait on Nagle. */
+    (void)setsockopt(a->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    pthread_mutex_lock(&srv->mu);
+    srv->threads++;
+    pthread_mutex_unlock(&srv->mu);
+    if (pthread_create(&t, NULL, connection_main, a) != 0) {
+        close(a->fd);
+        free(a);
+        thread_done(srv);
+        return;
+    }
+    pthread_detach(t);
+}
+
+static void *accept_main(void *arg)
+{
+    struct http_server *srv = arg;
+    struct pollfd pf[2] = {{srv->listen_fd, POLLIN, 0}, {srv->wake[0], POLLIN, 0}};
+
+    while (!srv->stop) {
+        if (poll(pf, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (pf[1].revents)
+            break;
+        if (pf[0].revents & POLLIN)
+            accept_one(srv);
+    }
+    return NULL;
+}
+
+/* ---- start and stop ---- */
+
+static int open_listener(struct http_server *srv, const char *host, int port,
+                         char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof ss;
+    char service[16];
+    int rc, one = 1, zero = 0, fd = -1;
+
+    snprintf(service, sizeof service, "%d", port);
+    rc = getaddrinfo(host != NULL && *host ? host : "0.0.0.0", service, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(rc));
+        goto out;
+    }
+    rc = -1;
+    for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+            continue;
+        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        /* "::" serves IPv4 clients too. */
+        if (ai->ai_family == AF_INET6)
+            (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
+            snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port, strerror(errno));
+            close(fd);
+            fd = -1;
+        }
+    }
+    if (fd < 0)
+        goto out;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0) {
+        snprintf(err, errlen, "getsockname: %s", strerror(errno));
+        close(fd);
+        goto out;
+    }
+    srv->listen_fd = fd;
+    srv->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                               : ((struct sockaddr_in *)&ss)->sin_port);
+    rc = 0;
+out:
+    if (res != NULL)
+        freeaddrinfo(res);
+    return rc;
+}
+
+/* Frees what start managed to set up; threads must be gone. */
+static void server_free(struct http_server *srv)
+{
+    if (srv->mhd != NULL)
+        MHD_stop_daemon(srv->mhd);
+    if (srv->listen_fd >= 0)
+        close(srv->listen_fd);
+    if (srv->wake[0] >= 0) {
+        close(srv->wake[0]);
+        close(srv->wake[1]);
+    }
+    pthread_cond_destroy(&srv->cond);
+    pthread_mutex_destroy(&srv->mu);
+    free(srv);
+}
+
+static int make_wake_pipe(int fds[2])
+{
+    if (pipe(fds) < 0)
+        return -1;
+    for (int i = 0; i < 2; i++)
+        if (fcntl(fds[i], F_SETFD, FD_CLOEXEC) < 0 ||
+            fcntl(fds[i], F_SETFL, O_NONBLOCK) < 0)
+            return -1;
+    return 0;
+}
+
+struct http_server *http_server_start(const char *host, int port, char *err, size_t errlen)
+{
+    struct http_server *srv = calloc(1, sizeof *srv);
+    pthread_condattr_t ca;
+    int rc = -1;
+
+    if (srv == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    srv->listen_fd = srv->wake[0] = srv->wake[1] = -1;
+    pthread_mutex_init(&srv->mu, NULL);
+    /* Stop waits with a deadline: measure it on the monotonic clock. */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    if (make_wake_pipe(srv->wake) < 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        goto out;
+    }
+    if (open_listener(srv, host, port, err, errlen) < 0)
+        goto out;
+    srv->mhd = MHD_start_daemon(MHD_FLAGS, 0, NULL, NULL, on_request, srv,
+                                MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
+                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+                                MHD_OPTION_CONNECTION_TIMEOUT, IDLE_SECONDS,
+                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, MHD_POOL_BYTES,
+                                MHD_OPTION_END);
+    if (srv->mhd == NULL) {
+        snprintf(err, errlen, "cannot start libmicrohttpd");
+        goto out;
+    }
+    if (pthread_create(&srv->acceptor, NULL, accept_main, srv) != 0) {
+        snprintf(err, errlen, "cannot start the accept thread");
+        goto out;
+    }
+    rc = 0;
+out:
+    if (rc != 0) {
+        server_free(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+int http_server_port(const struct http_server *srv)
+{
+    return srv->port;
+}
+
+/* Connection threads end by themselves once stop is set (HTTP/2 ones after
+ * their streams, bounded by h2.c's own drain time). HTTP/1.1 requests in
+ * flight get DRAIN_MS; MHD_stop_daemon then cuts whatever remains. */
+static void wait_drained(struct http_server *srv)
+{
+    int64_t deadline = now_ms() + DRAIN_MS;
+    struct timespec ts;
+
+    pthread_mutex_lock(&srv->mu);
+    while (srv->threads > 0 || (srv->inflight > 0 && now_ms() < deadline)) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 100 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&srv->cond, &srv->mu, &ts);
+    }
+    pthread_mutex_unlock(&srv->mu);
+}
+
+/* MHD has no listening socket, so there is nothing for MHD_quiesce_daemon to
+ * do: new connections stop when the accept thread does. */
+void http_server_stop(struct http_server *srv)
+{
+    if (srv == NULL)
+        return;
+    srv->stop = 1;
+    if (write(srv->wake[1], "", 1) < 0) {
+        /* Cannot happen on an empty non-blocking pipe; the polls time out anyway. */
+    }
+    pthread_join(srv->acceptor, NULL);
+    close(srv->listen_fd);
+    srv->listen_fd = -1;
+    wait_drained(srv);
+    server_free(srv);
+}

@@ -1,0 +1,194 @@
+/* The tidepool binary: command-line parsing and the `serve` life cycle
+ * (open storage → start HTTP → print the ready line → wait for SIGTERM/SIGINT
+ * → stop accepting, finish in-flight requests → close SQLite). */
+#include "server/config.h"
+#include "server/http.h"
+#include "storage/db.h"
+#include "storage/streams.h"
+
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct tp_config g_cfg = {
+    .host = "127.0.0.1",
+    .port = 4566,
+    .data_dir = "./data",
+    .region = "us-east-1",
+    .account = "000000000000",
+    .log_level = LOG_INFO,
+    .stream_delay_ms = 0,
+    .shard_limit = 500,
+};
+
+void log_msg(enum log_level lvl, const char *fmt, ...)
+{
+    static const char *const NAMES[] = {"error", "warn", "info", "debug"};
+    char ts[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    va_list ap;
+    if (lvl > g_cfg.log_level)
+        return;
+    gmtime_r(&t, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    flockfile(stderr);
+    fprintf(stderr, "%s %s ", ts, NAMES[lvl]);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    funlockfile(stderr);
+}
+
+static const char USAGE[] =
+    "usage: tidepool <command> [options]\n"
+    "\n"
+    "A local AWS emulator: Kinesis Data Streams (more services to come).\n"
+    "\n"
+    "commands:\n"
+    "  serve            run the server\n"
+    "\n"
+    "serve options:\n"
+    "  --host HOST            address to bind (default 127.0.0.1; 0.0.0.0 for all)\n"
+    "  --port N               port (default 4566; 0 picks a free one)\n"
+    "  --data DIR             data directory (default ./data, created if missing)\n"
+    "  --in-memory            keep nothing: a throw-away database, removed at exit\n"
+    "  --region REGION        region when a request names none (default us-east-1)\n"
+    "  --account ID           12-digit account id in ARNs (default 000000000000)\n"
+    "  --log-level LEVEL      error, warn, info or debug (default info)\n"
+    "  --stream-delay-ms N    how long streams stay CREATING/UPDATING/DELETING (default 0)\n"
+    "  --shard-limit N        open shards per region (default 500)\n"
+    "\n"
+    "  tidepool --help | --version\n";
+
+static int parse_uint(const char *s, unsigned max, unsigned *out)
+{
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (!*s || *end || v > max || *s == '-')
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int parse_serve(int argc, char **argv)
+{
+    enum { O_HOST = 1, O_PORT, O_DATA, O_MEM, O_REGION, O_ACCOUNT, O_LOG, O_DELAY, O_SHARDS };
+    static const struct option OPTS[] = {
+        {"host", required_argument, NULL, O_HOST}, {"port", required_argument, NULL, O_PORT},
+        {"data", required_argument, NULL, O_DATA}, {"in-memory", no_argument, NULL, O_MEM},
+        {"region", required_argument, NULL, O_REGION}, {"account", required_argument, NULL, O_ACCOUNT},
+        {"log-level", required_argument, NULL, O_LOG}, {"stream-delay-ms", required_argument, NULL, O_DELAY},
+        {"shard-limit", required_argument, NULL, O_SHARDS}, {"help", no_argument, NULL, 'h'}, {0}};
+    static const char *const LEVELS[] = {"error", "warn", "info", "debug"};
+    unsigned u;
+    int o;
+    while ((o = getopt_long(argc, argv, "h", OPTS, NULL)) != -1) {
+        switch (o) {
+        case O_HOST: g_cfg.host = optarg; break;
+        case O_PORT:
+            if (parse_uint(optarg, 65535, &u))
+                goto bad;
+            g_cfg.port = (int)u;
+            break;
+        case O_DATA: g_cfg.data_dir = optarg; break;
+        case O_MEM: g_cfg.data_dir = NULL; break;
+        case O_REGION: g_cfg.region = optarg; break;
+        case O_ACCOUNT:
+            if (strlen(optarg) != 12 || strspn(optarg, "0123456789") != 12)
+                goto bad;
+            g_cfg.account = optarg;
+            break;
+        case O_LOG:
+            for (u = 0; u < 4 && strcmp(optarg, LEVELS[u]); u++)
+                ;
+            if (u == 4)
+                goto bad;
+            g_cfg.log_level = (enum log_level)u;
+            break;
+        case O_DELAY:
+            if (parse_uint(optarg, 3600000, &g_cfg.stream_delay_ms))
+                goto bad;
+            break;
+        case O_SHARDS:
+            if (parse_uint(optarg, 1000000, &g_cfg.shard_limit))
+                goto bad;
+            break;
+        case 'h': fputs(USAGE, stdout); exit(0);
+        default: goto usage;
+        }
+    }
+    if (optind != argc)
+        goto usage;
+    return 0;
+bad:
+    fprintf(stderr, "tidepool: invalid value '%s' for --%s\n", optarg, OPTS[o - 1].name);
+    return -1;
+usage:
+    fputs(USAGE, stderr);
+    return -1;
+}
+
+static int serve(void)
+{
+    char err[512];
+    sigset_t sigs;
+    int sig;
+
+    /* block the stop signals in every thread; this one waits for them */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (db_open(g_cfg.data_dir, err, sizeof err) != TP_OK) {
+        fprintf(stderr, "tidepool: %s\n", err);
+        db_close();
+        return 1;
+    }
+    db_set_tick(db_streams_tick);
+    struct http_server *srv = http_server_start(g_cfg.host, g_cfg.port, err, sizeof err);
+    if (!srv) {
+        fprintf(stderr, "tidepool: %s\n", err);
+        db_close();
+        return 1;
+    }
+    printf("tidepool ready on http://%s:%d\n", g_cfg.host, http_server_port(srv));
+    fflush(stdout);
+    log_msg(LOG_INFO, "data: %s", g_cfg.data_dir ? g_cfg.data_dir : "(in memory)");
+
+    sigwait(&sigs, &sig);
+    log_msg(LOG_INFO, "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    http_server_stop(srv);
+    db_close();
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        goto usage;
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("tidepool %s\n", TIDEPOOL_VERSION);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        fputs(USAGE, stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "serve")) {
+        if (parse_serve(argc - 1, argv + 1))
+            return 2;
+        return serve();
+    }
+usage:
+    fputs(USAGE, stderr);
+    return 2;
+}

@@ -1,0 +1,54 @@
+/* Helpers on the protocol-neutral request and response (server/request.h):
+ * header lookup for services, and ownership of response headers and body. */
+#include "server/request.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const char *request_header(const struct tp_request *rq, const char *lname)
+{
+    for (size_t i = 0; i < rq->n_headers; i++)
+        if (strcasecmp(rq->headers[i].name, lname) == 0)
+            return rq->headers[i].value;
+    return NULL;
+}
+
+void response_add_header(struct tp_response *rs, const char *name, const char *value)
+{
+    char *n, *v;
+
+    if (rs->n_headers >= TP_MAX_RESPONSE_HEADERS)
+        return;
+    n = strdup(name);
+    v = strdup(value);
+    /* Out of memory drops the header rather than failing the response: the
+     * router's contract is that dispatch never fails. */
+    if (n == NULL || v == NULL) {
+        free(n);
+        free(v);
+        return;
+    }
+    rs->headers[rs->n_headers].name = n;
+    rs->headers[rs->n_headers].value = v;
+    rs->n_headers++;
+}
+
+void response_set_body(struct tp_response *rs, unsigned char *body, size_t len)
+{
+    free(rs->body);
+    rs->body = body;
+    rs->body_len = body != NULL ? len : 0;
+}
+
+void response_free(struct tp_response *rs)
+{
+    for (size_t i = 0; i < rs->n_headers; i++) {
+        free(rs->headers[i].name);
+        free(rs->headers[i].value);
+    }
+    rs->n_headers = 0;
+    free(rs->body);
+    rs->body = NULL;
+    rs->body_len = 0;
+}

@@ -1,0 +1,45 @@
+/* What a JSON-protocol handler sees: the request, the caller's region, the
+ * response writer, and the one way out for errors (reply_error). */
+#ifndef TP_SERVICE_H
+#define TP_SERVICE_H
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+#include "protocol/errors.h"
+#include "protocol/json_writer.h"
+#include "server/request.h"
+#include "server/validate.h"
+
+struct svc_ctx {
+    const struct tp_request *rq;
+    struct tp_response *rs;
+    char region[32];     /* from the SigV4 credential scope, else the default */
+    uint64_t now_ms;     /* wall clock at the start of the request */
+    struct jw out;       /* the success body */
+    enum tp_err err;     /* set by reply_error */
+};
+
+/* A handler decodes nothing and validates nothing its rules cover: it gets the
+ * parsed, validated body. It returns 0 with ctx->out filled, or the value of
+ * reply_error(). */
+typedef int (*svc_handler)(struct svc_ctx *c, const cJSON *in);
+
+struct svc_op {
+    const char *name;              /* wire name, the X-Amz-Target suffix */
+    svc_handler handler;
+    const struct v_rule *rules;    /* {0}-terminated member rules */
+};
+
+struct svc_service {
+    const char *target_prefix;     /* e.g. "Kinesis_20131202" */
+    const char *content_type;      /* JSON content type it answers with */
+    const struct svc_op *ops;      /* sorted by name */
+    unsigned n_ops;
+};
+
+/* Records the error on the response (JSON body, status, headers); returns -1. */
+int reply_error(struct svc_ctx *c, enum tp_err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,374 @@
+/* The validation engine; see validate.h. Patterns are compiled once, on first
+ * use, and kept for the life of the process. */
+#include "server/validate.h"
+#include "protocol/base64.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <pthread.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ERRORS 10
+#define MAX_PATTERNS 32
+
+struct errs {
+    int n;
+    char *buf;
+    size_t cap, len;
+};
+
+/* ---- types (SerializationException) ---- */
+
+static const char *type_error(const cJSON *v, enum v_type t, char *tmp, size_t tmplen)
+{
+    int is_list = cJSON_IsArray(v), is_obj = cJSON_IsObject(v);
+    int is_num = cJSON_IsNumber(v), is_bool = cJSON_IsBool(v), is_str = cJSON_IsString(v);
+
+    switch (t) {
+    case VT_BOOL:
+        if (is_num)
+            return "class java.math.BigDecimal can not be converted to an Boolean";
+        if (is_str) {
+            snprintf(tmp, tmplen, "'%s' can not be converted to an Boolean", v->valuestring);
+            for (char *p = tmp + 1; *p && *p != '\''; p++)
+                *p = (char)toupper((unsigned char)*p);
+            return tmp;
+        }
+        break;
+    case VT_INT:
+    case VT_LONG:
+        if (is_bool || is_str) {
+            snprintf(tmp, tmplen, "class java.lang.%s can not be converted to an %s",
+                     is_bool ? "Boolean" : "String", t == VT_INT ? "Integer" : "Long");
+            return tmp;
+        }
+        break;
+    case VT_TIMESTAMP:
+        if (is_bool)
+            return "class java.lang.Boolean can not be converted to a Timestamp";
+        if (is_str) {
+            char *end;
+            strtod(v->valuestring, &end);
+            if (end == v->valuestring || *end) {
+                snprintf(tmp, tmplen, "'%s' can not be converted to a Timestamp", v->valuestring);
+                return tmp;
+            }
+        }
+        break;
+    case VT_STRING:
+        if (is_bool)
+            return "class java.lang.Boolean can not be converted to an String";
+        if (is_num)
+            return "class java.math.BigDecimal can not be converted to an String";
+        break;
+    case VT_BLOB:
+        if (is_bool)
+            return "class java.lang.Boolean can not be converted to a Blob";
+        if (is_num)
+            return "class java.math.BigDecimal can not be converted to a Blob";
+        if (is_str) {
+            const char *s = v->valuestring;
+            size_t n = strlen(s);
+            char bad = 0;
+            enum base64_status st = BASE64_OK;
+            if (n % 4)
+                st = BASE64_ELENGTH;
+            else {
+                /* decode in chunks, keeping nothing; chunks are a multiple of
+                 * 4 chars, so padding is legal only in the last one */
+                unsigned char chunk[3 * 1024];
+                for (size_t off = 0; off < n && st == BASE64_OK; off += 4 * 1024) {
+                    size_t m = n - off < 4 * 1024 ? n - off : 4 * 1024, ol;
+                    st = base64_decode(s + off, m, chunk, &ol, &bad);
+                }
+            }
+            if (st == BASE64_ELENGTH)
+                snprintf(tmp, tmplen, "'%.200s' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 bytes but found: %zu", s, n);
+            else if (st == BASE64_ECHAR)
+                snprintf(tmp, tmplen, "'%.200s' can not be converted to a Blob: Invalid Base64 character: '%c'", s, bad);
+            else if (st == BASE64_ELASTCHAR)
+                snprintf(tmp, tmplen, "'%.200s' can not be converted to a Blob: Invalid last non-pad Base64 character dectected", s);
+            else
+                return NULL;
+            return tmp;
+        }
+        break;
+    case VT_LIST:
+        if (is_bool || is_num || is_str)
+            return "Expected list or null";
+        if (is_obj)
+            return "Start of structure or map found where not expected.";
+        return NULL;
+    case VT_MAP:
+        if (is_bool || is_num || is_str)
+            return "Expected map or null";
+        if (is_list)
+            return "Start of list found where not expected";
+        return NULL;
+    case VT_STRUCT:
+        if (is_bool || is_num || is_str)
+            return "Expected null";
+        if (is_list)
+            return "Start of list found where not expected";
+        return NULL;
+    }
+    if (is_list)
+        return "Start of list found where not expected";
+    if (is_obj)
+        return "Start of structure or map found where not expected.";
+    return NULL;
+}
+
+static const char *check_types(const cJSON *obj, const struct v_rule *rules, char *tmp, size_t tmplen);
+
+static const char *check_type(const cJSON *v, const struct v_rule *r, char *tmp, size_t tmplen)
+{
+    if (!v || cJSON_IsNull(v))
+        return NULL;
+    const char *e = type_error(v, r->type, tmp, tmplen);
+    if (e)
+        return e;
+    const cJSON *c;
+    if (r->type == VT_LIST || r->type == VT_MAP) {
+        cJSON_ArrayForEach(c, v) {
+            if (r->member && (e = check_type(c, r->member, tmp, tmplen)))
+                return e;
+        }
+    } else if (r->type == VT_STRUCT && r->children) {
+        return check_types(v, r->children, tmp, tmplen);
+    }
+    return NULL;
+}
+
+static const char *check_types(const cJSON *obj, const struct v_rule *rules, char *tmp, size_t tmplen)
+{
+    for (const struct v_rule *r = rules; r->name; r++) {
+        const char *e = check_type(cJSON_GetObjectItemCaseSensitive(obj, r->name), r, tmp, tmplen);
+        if (e)
+            return e;
+    }
+    return NULL;
+}
+
+/* ---- constraints (ValidationException) ---- */
+
+static regex_t *compiled(const char *ere)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static struct { const char *ere; regex_t re; } cache[MAX_PATTERNS];
+    static int n;
+    regex_t *re = NULL;
+    pthread_mutex_lock(&mu);
+    for (int i = 0; i < n && !re; i++)
+        if (cache[i].ere == ere)
+            re = &cache[i].re;
+    if (!re && n < MAX_PATTERNS) {
+        char anchored[512];
+        snprintf(anchored, sizeof anchored, "^(%s)$", ere);
+        if (regcomp(&cache[n].re, anchored, REG_EXTENDED | REG_NOSUB) == 0) {
+            cache[n].ere = ere;
+            re = &cache[n++].re;
+        }
+    }
+    pthread_mutex_unlock(&mu);
+    return re;
+}
+
+static void errs_add(struct errs *es, const char *fmt, ...)
+{
+    va_list ap;
+    if (es->n >= MAX_ERRORS)
+        return;
+    if (es->n++ && es->len + 2 < es->cap) {
+        memcpy(es->buf + es->len, "; ", 3);
+        es->len += 2;
+    }
+    va_start(ap, fmt);
+    if (es->len < es->cap) {
+        int k = vsnprintf(es->buf + es->len, es->cap - es->len, fmt, ap);
+        es->len += k < 0 ? 0 : (size_t)k;
+        if (es->len >= es->cap)
+            es->len = es->cap - 1;
+    }
+    va_end(ap);
+}
+
+size_t validate_blob_len(const char *b64)
+{
+    size_t n = strlen(b64);
+    if (n < 4)
+        return 0;
+    return n / 4 * 3 - (b64[n - 1] == '=') - (b64[n - 2] == '=');
+}
+
+static long long utf8_chars(const char *s)
+{
+    long long n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* AWS prints the offending value: strings verbatim, blobs as the Java buffer
+ * they became, lists element by element. */
+static void value_str(const cJSON *v, const struct v_rule *r, char *out, size_t outlen)
+{
+    size_t len = 0;
+    const cJSON *c;
+    if (!v || cJSON_IsNull(v)) {
+        snprintf(out, outlen, "null");
+        return;
+    }
+    switch (r->type) {
+    case VT_BLOB: {
+        size_t n = validate_blob_len(v->valuestring);
+        snprintf(out, outlen, "'java.nio.HeapByteBuffer[pos=0 lim=%zu cap=%zu]'", n, n);
+        return;
+    }
+    case VT_LIST:
+    case VT_MAP:
+        len += (size_t)snprintf(out, outlen, "'%c", r->type == VT_LIST ? '[' : '{');
+        cJSON_ArrayForEach(c, v) {
+            if (len >= outlen)
+                break;
+            char item[300];
+            if (r->member_str)
+                snprintf(item, sizeof item, "%s", r->member_str);
+            else if (cJSON_IsString(c))
+                snprintf(item, sizeof item, "%.256s", c->valuestring);
+            else
+                snprintf(item, sizeof item, "%g", c->valuedouble);
+            if (r->type == VT_MAP)
+                len += (size_t)snprintf(out + len, outlen - len, "%s%s=%s", c == v->child ? "" : ", ", c->string, item);
+            else
+                len += (size_t)snprintf(out + len, outlen - len, "%s%s", c == v->child ? "" : ", ", item);
+        }
+        if (len < outlen)
+            snprintf(out + len, outlen - len, "%c'", r->type == VT_LIST ? ']' : '}');
+        return;
+    case VT_STRING:
+        snprintf(out, outlen, "'%s'", v->valuestring);
+        return;
+    default:
+        if (cJSON_IsString(v))
+            snprintf(out, outlen, "'%.200s'", v->valuestring);
+        else
+            snprintf(out, outlen, "'%lld'", (long long)floor(v->valuedouble));
+    }
+}
+
+static void check_member(const cJSON *v, const struct v_rule *r, const char *path, struct errs *es);
+
+static void check_members(const cJSON *obj, const struct v_rule *rules, const char *parent, struct errs *es)
+{
+    char path[256];
+    for (const struct v_rule *r = rules; r->name; r++) {
+        snprintf(path, sizeof path, "%s%s%c%s", parent, *parent ? "." : "",
+                 (char)tolower((unsigned char)r->name[0]), r->name + 1);
+        check_member(cJSON_GetObjectItemCaseSensitive(obj, r->name), r, path, es);
+    }
+}
+
+/* Lists print every element (501 PutRecords entries make ~35 KB), as AWS does. */
+#define VALUE_MAX (64 * 1024)
+
+static void fail(struct errs *es, const cJSON *v, const struct v_rule *r, const char *path, const char *what)
+{
+    char *val = malloc(VALUE_MAX);
+    if (!val)
+        return;
+    value_str(v, r, val, VALUE_MAX);
+    errs_add(es, "Value %s at '%s' failed to satisfy constraint: %s", val, path, what);
+    free(val);
+}
+
+static void check_member(const cJSON *v, const struct v_rule *r, const char *path, struct errs *es)
+{
+    char what[600];
+    if (!v || cJSON_IsNull(v)) {
+        if (r->flags & V_NOT_NULL)
+            fail(es, NULL, r, path, "Member must not be null");
+        return;
+    }
+    if (r->flags & (V_MIN | V_MAX)) {
+        double d = cJSON_IsString(v) ? strtod(v->valuestring, NULL) : floor(v->valuedouble);
+        if ((r->flags & V_MIN) && d < (double)r->min) {
+            snprintf(what, sizeof what, "Member must have value greater than or equal to %lld", r->min);
+            fail(es, v, r, path, what);
+        }
+        if ((r->flags & V_MAX) && d > (double)r->max) {
+            snprintf(what, sizeof what, "Member must have value less than or equal to %lld", r->max);
+            fail(es, v, r, path, what);
+        }
+    }
+    if (r->flags & (V_LEN_MIN | V_LEN_MAX)) {
+        long long len = r->type == VT_BLOB ? (long long)validate_blob_len(v->valuestring)
+                        : r->type == VT_STRING ? utf8_chars(v->valuestring)
+                        : cJSON_GetArraySize(v);
+        if ((r->flags & V_LEN_MIN) && len < r->len_min) {
+            snprintf(what, sizeof what, "Member must have length greater than or equal to %lld", r->len_min);
+            fail(es, v, r, path, what);
+        }
+        if ((r->flags & V_LEN_MAX) && len > r->len_max) {
+            snprintf(what, sizeof what, "Member must have length less than or equal to %lld", r->len_max);
+            fail(es, v, r, path, what);
+        }
+    }
+    if (r->ere && cJSON_IsString(v)) {
+        regex_t *re = compiled(r->ere);
+        if (re && regexec(re, v->valuestring, 0, NULL, 0) != 0) {
+            snprintf(what, sizeof what, "Member must satisfy regular expression pattern: %s", r->pattern);
+            fail(es, v, r, path, what);
+        }
+    }
+    if (r->enums && cJSON_IsString(v)) {
+        int ok = 0;
+        size_t len = (size_t)snprintf(what, sizeof what, "Member must satisfy enum value set: [");
+        for (const char *const *e = r->enums; *e; e++) {
+            ok |= strcmp(*e, v->valuestring) == 0;
+            len += (size_t)snprintf(what + len, len < sizeof what ? sizeof what - len : 0, "%s%s", e == r->enums ? "" : ", ", *e);
+        }
+        if (len < sizeof what)
+            snprintf(what + len, sizeof what - len, "]");
+        if (!ok)
+            fail(es, v, r, path, what);
+    }
+    if (r->type == VT_STRUCT && r->children) {
+        check_members(v, r->children, path, es);
+    } else if ((r->type == VT_LIST || r->type == VT_MAP) && r->member) {
+        char sub[300];
+        int i = 0;
+        const cJSON *c;
+        cJSON_ArrayForEach(c, v) {
+            i++;
+            if (r->type == VT_LIST)
+                snprintf(sub, sizeof sub, "%s.%d.member", path, i);
+            else
+                snprintf(sub, sizeof sub, "%s.%s.member", path, c->string);
+            check_member(c, r->member, sub, es);
+        }
+    }
+}
+
+enum v_result validate_request(const cJSON *body, const struct v_rule *rules, char *msg, size_t msglen)
+{
+    char tmp[512];
+    const char *e = check_types(body, rules, tmp, sizeof tmp);
+    if (e) {
+        snprintf(msg, msglen, "%s", e);
+        return V_SERIALIZATION;
+    }
+    struct errs es = {0, malloc(MAX_ERRORS * VALUE_MAX), MAX_ERRORS * VALUE_MAX, 0};
+    if (!es.buf)
+        abort(); /* as every response buffer: no sensible answer without memory */
+    es.buf[0] = 0;
+    check_members(body, rules, "", &es);
+    if (es.n)
+        snprintf(msg, msglen, "%d validation error%s detected: %s", es.n, es.n > 1 ? "s" : "", es.buf);
+    free(es.buf);
+    return es.n ? V_VALIDATION : V_OK;
+}

@@ -1,0 +1,47 @@
+/* Request validation as data. Each operation lists its members with a type and
+ * constraints; one engine checks types first (SerializationException, Coral's
+ * texts) and then constraints (ValidationException: "N validation errors
+ * detected: Value 'x' at 'member.path' failed to satisfy constraint: ...", at
+ * most 10, member paths lower-first), the way AWS words them. */
+#ifndef TP_VALIDATE_H
+#define TP_VALIDATE_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+enum v_type { VT_STRING, VT_INT, VT_LONG, VT_BOOL, VT_BLOB, VT_TIMESTAMP, VT_LIST, VT_MAP, VT_STRUCT };
+
+enum {
+    V_NOT_NULL = 1 << 0,
+    V_LEN_MIN = 1 << 1,
+    V_LEN_MAX = 1 << 2,
+    V_MIN = 1 << 3,
+    V_MAX = 1 << 4,
+};
+
+struct v_rule {
+    const char *name;           /* wire member name; NULL ends a table */
+    enum v_type type;
+    unsigned flags;
+    long long len_min, len_max; /* strings: characters, blobs: bytes, lists/maps: entries */
+    long long min, max;         /* numbers */
+    const char *pattern;        /* as AWS prints it */
+    const char *ere;            /* the same as a POSIX extended regex, anchored by the engine */
+    const char *const *enums;   /* NULL-terminated */
+    const struct v_rule *member;   /* list element or map value */
+    const struct v_rule *children; /* structure members */
+    const char *member_str;     /* how AWS prints a list element in a message */
+};
+
+enum v_result { V_OK = 0, V_SERIALIZATION, V_VALIDATION };
+
+/* Room for the longest message validate_request writes. */
+#define VALIDATE_MSG_MAX (10 * 64 * 1024 + 256)
+
+/* Checks body against rules; on failure writes the AWS message into msg. */
+enum v_result validate_request(const cJSON *body, const struct v_rule *rules, char *msg, size_t msglen);
+
+/* Decoded size of a base64 string already checked by validate_request. */
+size_t validate_blob_len(const char *b64);
+
+#endif

@@ -1,0 +1,320 @@
+/* Connections, the group-commit writer and the reader pool; see db.h.
+ *
+ * Crash story: the writer commits in WAL mode with synchronous=NORMAL, which
+ * survives a killed process (kill -9) with every committed transaction intact;
+ * a request is answered only after its transaction committed. A job whose
+ * transaction did not commit is answered with an error, never acknowledged. */
+#define _XOPEN_SOURCE 700 /* nftw */
+#define _DEFAULT_SOURCE
+#include "storage/db.h"
+#include "storage/schema.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <gnutls/crypto.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ITERATOR_KEY_BYTES 32
+
+struct job {
+    db_write_fn fn;
+    void *ctx;
+    int rc;
+    int done;
+    struct job *next;
+};
+
+static struct {
+    char path[4096];
+    char tmpdir[256];          /* set for a throw-away database */
+    struct db_conn writer;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t work;       /* writer waits for jobs */
+    pthread_cond_t done;       /* requests wait for their commit */
+    struct job *head, **tail;
+    int stopping, running;
+    db_write_fn tick;
+    pthread_mutex_t pool_mu;
+    struct db_conn *pool[64];
+    int pool_n;
+    unsigned char iterator_key[ITERATOR_KEY_BYTES];
+} D = {.mu = PTHREAD_MUTEX_INITIALIZER, .work = PTHREAD_COND_INITIALIZER,
+       .done = PTHREAD_COND_INITIALIZER, .pool_mu = PTHREAD_MUTEX_INITIALIZER};
+
+sqlite3_stmt *db_stmt(struct db_conn *c, const char *sql)
+{
+    size_t h = ((uintptr_t)sql >> 3) % DB_STMT_SLOTS;
+    for (unsigned i = 0; i < DB_STMT_SLOTS; i++, h = (h + 1) % DB_STMT_SLOTS) {
+        if (c->stmts[h].sql == sql) {
+            sqlite3_reset(c->stmts[h].st);
+            sqlite3_clear_bindings(c->stmts[h].st);
+            return c->stmts[h].st;
+        }
+        if (!c->stmts[h].sql) {
+            if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->stmts[h].st, NULL) != SQLITE_OK) {
+                fprintf(stderr, "tidepool: cannot prepare [%s]: %s\n", sql, sqlite3_errmsg(c->db));
+                abort(); /* a static statement that does not compile is a bug */
+            }
+            c->stmts[h].sql = sql;
+            return c->stmts[h].st;
+        }
+    }
+    fprintf(stderr, "tidepool: statement cache full\n");
+    abort();
+}
+
+static void conn_close(struct db_conn *c)
+{
+    for (unsigned i = 0; i < DB_STMT_SLOTS; i++)
+        if (c->stmts[i].sql)
+            sqlite3_finalize(c->stmts[i].st);
+    sqlite3_close(c->db);
+    memset(c, 0, sizeof *c);
+}
+
+static int conn_open(struct db_conn *c, int writer)
+{
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
+    memset(c, 0, sizeof *c);
+    if (sqlite3_open_v2(D.path, &c->db, flags, NULL) != SQLITE_OK)
+        return TP_EIO;
+    sqlite3_busy_timeout(c->db, 10000);
+    /* page size must be set before the first table exists; large pages suit
+     * the multi-kilobyte segment rows */
+    if (writer)
+        sqlite3_exec(c->db, "PRAGMA page_size=65536", NULL, NULL, NULL);
+    if (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK)
+        return TP_EIO;
+    sqlite3_exec(c->db, D.tmpdir[0] ? "PRAGMA synchronous=OFF" : "PRAGMA synchronous=NORMAL",
+                 NULL, NULL, NULL);
+    sqlite3_exec(c->db, "PRAGMA cache_size=-16384", NULL, NULL, NULL);
+    return TP_OK;
+}
+
+struct db_conn *db_reader_acquire(void)
+{
+    struct db_conn *c = NULL;
+    pthread_mutex_lock(&D.pool_mu);
+    if (D.pool_n)
+        c = D.pool[--D.pool_n];
+    pthread_mutex_unlock(&D.pool_mu);
+    if (c)
+        return c;
+    c = calloc(1, sizeof *c);
+    if (!c || conn_open(c, 0) != TP_OK) {
+        fprintf(stderr, "tidepool: cannot open a reader connection\n");
+        abort();
+    }
+    return c;
+}
+
+void db_reader_release(struct db_conn *c)
+{
+    pthread_mutex_lock(&D.pool_mu);
+    if (D.pool_n < (int)(sizeof D.pool / sizeof *D.pool)) {
+        D.pool[D.pool_n++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&D.pool_mu);
+    if (c) {
+        conn_close(c);
+        free(c);
+    }
+}
+
+static int exec(const char *sql) { return sqlite3_exec(D.writer.db, sql, NULL, NULL, NULL); }
+
+/* Runs a batch of jobs in one transaction; returns with every job's rc set. */
+static void run_batch(struct job *batch)
+{
+    int begun = exec("BEGIN IMMEDIATE") == SQLITE_OK;
+    for (struct job *j = batch; j; j = j->next) {
+        if (!begun) {
+            j->rc = TP_EIO;
+            continue;
+        }
+        exec("SAVEPOINT job");
+        j->rc = j->fn(&D.writer, j->ctx);
+        if (j->rc != TP_OK)
+            exec("ROLLBACK TO job");
+        exec("RELEASE job");
+    }
+    if (begun && exec("COMMIT") != SQLITE_OK) {
+        fprintf(stderr, "tidepool: commit failed: %s\n", sqlite3_errmsg(D.writer.db));
+        exec("ROLLBACK");
+        for (struct job *j = batch; j; j = j->next)
+            j->rc = TP_EIO;
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    (void)arg;
+    struct timespec next_tick;
+    clock_gettime(CLOCK_REALTIME, &next_tick);
+    pthread_mutex_lock(&D.mu);
+    for (;;) {
+        while (!D.head && !D.stopping) {
+            if (pthread_cond_timedwait(&D.work, &D.mu, &next_tick) == ETIMEDOUT)
+                break;
+        }
+        struct job *batch = D.head;
+        D.head = NULL;
+        D.tail = &D.head;
+        int stopping = D.stopping;
+        pthread_mutex_unlock(&D.mu);
+
+        if (batch)
+            run_batch(batch);
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        if (D.tick && (now.tv_sec > next_tick.tv_sec ||
+                       (now.tv_sec == next_tick.tv_sec && now.tv_nsec >= next_tick.tv_nsec))) {
+            struct job t = {.fn = D.tick};
+            run_batch(&t);
+            next_tick = now;
+            next_tick.tv_sec += 1;
+        }
+
+        pthread_mutex_lock(&D.mu);
+        for (struct job *j = batch; j; j = j->next)
+            j->done = 1;
+        if (batch)
+            pthread_cond_broadcast(&D.done);
+        if (stopping && !D.head)
+            break;
+    }
+    pthread_mutex_unlock(&D.mu);
+    return NULL;
+}
+
+int db_write(db_write_fn fn, void *ctx)
+{
+    struct job j = {.fn = fn, .ctx = ctx};
+    pthread_mutex_lock(&D.mu);
+    if (!D.running) {
+        pthread_mutex_unlock(&D.mu);
+        return TP_EIO;
+    }
+    *D.tail = &j;
+    D.tail = &j.next;
+    pthread_cond_signal(&D.work);
+    while (!j.done)
+        pthread_cond_wait(&D.done, &D.mu);
+    pthread_mutex_unlock(&D.mu);
+    return j.rc;
+}
+
+uint64_t db_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void db_set_tick(db_write_fn fn) { D.tick = fn; }
+
+const unsigned char *db_iterator_key(void) { return D.iterator_key; }
+
+static int load_iterator_key(void)
+{
+    sqlite3_stmt *st = db_stmt(&D.writer, "SELECT value FROM meta WHERE key='iterator_key'");
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == ITERATOR_KEY_BYTES) {
+        memcpy(D.iterator_key, sqlite3_column_blob(st, 0), ITERATOR_KEY_BYTES);
+        sqlite3_reset(st);
+        return TP_OK;
+    }
+    sqlite3_reset(st);
+    gnutls_rnd(GNUTLS_RND_KEY, D.iterator_key, ITERATOR_KEY_BYTES);
+    st = db_stmt(&D.writer, "INSERT INTO meta(key, value) VALUES('iterator_key', ?)");
+    sqlite3_bind_blob(st, 1, D.iterator_key, ITERATOR_KEY_BYTES, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? TP_OK : TP_EIO;
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int mkdirs(const char *dir)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *s = p + 1; *s; s++) {
+        if (*s == '/') {
+            *s = 0;
+            if (mkdir(p, 0755) && errno != EEXIST)
+                return -1;
+            *s = '/';
+        }
+    }
+    return mkdir(p, 0755) && errno != EEXIST ? -1 : 0;
+}
+
+int db_open(const char *dir, char *err, size_t errlen)
+{
+    if (!dir) {
+        const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+        snprintf(D.tmpdir, sizeof D.tmpdir, "%s/tidepool-XXXXXX", base);
+        if (!mkdtemp(D.tmpdir)) {
+            snprintf(err, errlen, "cannot create a temporary directory in %s: %s", base, strerror(errno));
+            return TP_EIO;
+        }
+        dir = D.tmpdir;
+    } else if (mkdirs(dir)) {
+        snprintf(err, errlen, "cannot create data directory %s: %s", dir, strerror(errno));
+        return TP_EIO;
+    }
+    snprintf(D.path, sizeof D.path, "%s/tidepool.db", dir);
+    if (conn_open(&D.writer, 1) != TP_OK) {
+        snprintf(err, errlen, "cannot open %s: %s", D.path,
+                 D.writer.db ? sqlite3_errmsg(D.writer.db) : "out of memory");
+        return TP_EIO;
+    }
+    if (schema_migrate(D.writer.db, err, errlen) != SQLITE_OK)
+        return TP_EIO;
+    if (load_iterator_key() != TP_OK) {
+        snprintf(err, errlen, "cannot store the iterator key: %s", sqlite3_errmsg(D.writer.db));
+        return TP_EIO;
+    }
+    D.tail = &D.head;
+    D.running = 1;
+    if (pthread_create(&D.thread, NULL, writer_main, NULL)) {
+        snprintf(err, errlen, "cannot start the writer thread");
+        return TP_EIO;
+    }
+    return TP_OK;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb; (void)flag; (void)ftw;
+    return remove(path);
+}
+
+void db_close(void)
+{
+    pthread_mutex_lock(&D.mu);
+    int running = D.running;
+    D.stopping = 1;
+    D.running = 0;
+    pthread_cond_signal(&D.work);
+    pthread_mutex_unlock(&D.mu);
+    if (running)
+        pthread_join(D.thread, NULL);
+    for (int i = 0; i < D.pool_n; i++) {
+        conn_close(D.pool[i]);
+        free(D.pool[i]);
+    }
+    D.pool_n = 0;
+    if (D.writer.db) {
+        exec("PRAGMA wal_checkpoint(TRUNCATE)");
+        conn_close(&D.writer);
+    }
+    if (D.tmpdir[0])
+        nftw(D.tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}

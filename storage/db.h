@@ -1,0 +1,58 @@
+/* The database: one SQLite file in WAL mode, one writer thread, a pool of
+ * reader connections.
+ *
+ * Writes: every change goes through db_write(), which queues a job for the
+ * writer thread. The writer takes all queued jobs, runs them inside one
+ * transaction (each under its own SAVEPOINT, so a failing job undoes only
+ * itself), commits once, and only then wakes the requests: acknowledged means
+ * committed (group commit). Readers never block the writer (WAL).
+ *
+ * Statements: every SQL text is prepared once per connection and cached by the
+ * address of its (static) string; db_stmt returns it reset and unbound. */
+#ifndef TP_DB_H
+#define TP_DB_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "protocol/errors.h"
+
+#define DB_STMT_SLOTS 128
+
+struct db_conn {
+    sqlite3 *db;
+    struct { const char *sql; sqlite3_stmt *st; } stmts[DB_STMT_SLOTS];
+};
+
+typedef int (*db_write_fn)(struct db_conn *w, void *ctx);
+
+/* Opens (creating and migrating) DIR/tidepool.db, or, with dir NULL, a
+ * throw-away database in a fresh temporary directory removed at db_close.
+ * Returns TP_OK or TP_EIO with a message in err. */
+int db_open(const char *dir, char *err, size_t errlen);
+void db_close(void);
+
+/* Runs fn(w, ctx) in the writer thread inside the next group transaction and
+ * returns once that transaction is committed (or rolled back). Returns fn's
+ * result; TP_EIO when the commit itself failed. */
+int db_write(db_write_fn fn, void *ctx);
+
+/* A reader connection for this thread's use until db_reader_release. */
+struct db_conn *db_reader_acquire(void);
+void db_reader_release(struct db_conn *c);
+
+/* The cached statement for sql (a string literal), reset with bindings cleared. */
+sqlite3_stmt *db_stmt(struct db_conn *c, const char *sql);
+
+/* Registers a function the writer runs every second on its own (retention
+ * trimming, finishing CREATING/DELETING). */
+void db_set_tick(db_write_fn fn);
+
+/* Wall clock in epoch milliseconds. */
+uint64_t db_now_ms(void);
+
+/* The secret that signs shard iterators, created with the database. */
+const unsigned char *db_iterator_key(void);
+
+#endif

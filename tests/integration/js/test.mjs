@@ -1,0 +1,265 @@
+// End-to-end test of tidepool with the AWS SDK for JavaScript v3 and its DEFAULT request
+// handler. For Kinesis that handler is NodeHttp2Handler (the client's runtimeConfig builds it,
+// because SubscribeToShard needs HTTP/2), so against an http:// endpoint every call here is
+// HTTP/2 cleartext with prior knowledge. The test checks that claim in node_modules, records
+// every HTTP/2 session and request the SDK opens, and asserts they carried the calls.
+//
+// Run:  cd tests/integration/js && npm ci && TIDEPOOL_BIN=/work/main/build/tidepool node --test test.mjs
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import http2 from "node:http2";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+
+import {
+  KinesisClient,
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  ListShardsCommand,
+  ListStreamsCommand,
+  PutRecordsCommand,
+  GetShardIteratorCommand,
+  GetRecordsCommand,
+} from "@aws-sdk/client-kinesis";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const REPO = resolve(HERE, "..", "..", "..");
+const BIN = process.env.TIDEPOOL_BIN || join(REPO, "build", "tidepool");
+const ACCOUNT = "000000000000";
+const MAX_HASH = (1n << 128n) - 1n;
+const STREAM = "js-stream";
+
+// ---- record every HTTP/2 session and request the SDK makes ----------------------------------
+const h2 = { sessions: [], requests: 0 };
+const realConnect = http2.connect;
+http2.connect = function patchedConnect(...args) {
+  const session = realConnect.apply(this, args);
+  h2.sessions.push(session);
+  const realRequest = session.request;
+  session.request = function patchedRequest(...rargs) {
+    h2.requests += 1;
+    return realRequest.apply(this, rargs);
+  };
+  return session;
+};
+
+// ---- server lifecycle ------------------------------------------------------------------------
+let server;
+let endpoint;
+let dataDir;
+let client;
+
+function startServer() {
+  dataDir = mkdtempSync(join(tmpdir(), "tidepool-js-"));
+  const proc = spawn(BIN, ["serve", "--host", "127.0.0.1", "--port", "0", "--data", dataDir], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      reject(new Error("tidepool printed no ready line within 10 s"));
+    }, 10_000);
+    proc.on("error", (err) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot start ${BIN}: ${err.message} (set TIDEPOOL_BIN)`));
+    });
+    proc.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`tidepool exited (code ${code}) before the ready line`));
+    });
+    const lines = createInterface({ input: proc.stdout });
+    lines.once("line", (line) => {
+      const m = /^tidepool ready on (http:\/\/127\.0\.0\.1:(\d+))$/.exec(line);
+      clearTimeout(timer);
+      if (!m || m[2] === "0") {
+        proc.kill("SIGKILL");
+        reject(new Error(`unexpected first stdout line: ${JSON.stringify(line)}`));
+        return;
+      }
+      proc.removeAllListeners("exit");
+      resolvePromise({ proc, url: m[1] });
+    });
+  });
+}
+
+function newClient(extra = {}) {
+  return new KinesisClient({
+    endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "AKIDTIDEPOOLTEST", secretAccessKey: "x" },
+    maxAttempts: 1,
+    ...extra,
+  });
+}
+
+before(async () => {
+  const started = await startServer();
+  server = started.proc;
+  endpoint = started.url;
+  client = newClient();
+});
+
+after(async () => {
+  client?.destroy();
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server.once("exit", (code, signal) => r({ code, signal })));
+    server.kill("SIGTERM");
+    const { code } = await exited;
+    assert.equal(code, 0, "tidepool must exit 0 on SIGTERM");
+  }
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+// ---- helpers ---------------------------------------------------------------------------------
+const hashKey = (pk) => BigInt("0x" + createHash("md5").update(pk, "utf8").digest("hex"));
+
+function expectedRanges(n) {
+  const step = (1n << 128n) / BigInt(n);
+  return Array.from({ length: n }, (_, i) => [
+    BigInt(i) * step,
+    i === n - 1 ? MAX_HASH : BigInt(i + 1) * step - 1n,
+  ]);
+}
+
+async function waitActive(name) {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const s = (await client.send(new DescribeStreamSummaryCommand({ StreamName: name }))).StreamDescriptionSummary;
+    if (s.StreamStatus === "ACTIVE") return s;
+    if (Date.now() > deadline) throw new Error(`stream ${name} not ACTIVE: ${s.StreamStatus}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function readShard(name, shardId) {
+  let it = (
+    await client.send(new GetShardIteratorCommand({ StreamName: name, ShardId: shardId, ShardIteratorType: "TRIM_HORIZON" }))
+  ).ShardIterator;
+  const out = [];
+  for (let i = 0; i < 1000; i++) {
+    const r = await client.send(new GetRecordsCommand({ ShardIterator: it }));
+    out.push(...r.Records);
+    if (r.Records.length === 0 && r.MillisBehindLatest === 0) return out;
+    assert.ok(r.NextShardIterator, "open shard must return NextShardIterator");
+    it = r.NextShardIterator;
+  }
+  throw new Error("shard not drained");
+}
+
+// ---- tests -----------------------------------------------------------------------------------
+test("the SDK's default Kinesis request handler is NodeHttp2Handler", () => {
+  const require = createRequire(import.meta.url);
+  const entry = require.resolve("@aws-sdk/client-kinesis");
+  const src = readFileSync(entry, "utf8");
+  assert.match(src, /requestHandler:\s*NodeHttp2Handler\.create\(/, `client runtimeConfig in ${entry}`);
+  const handler = client.config.requestHandler;
+  assert.equal(handler.constructor.name, "NodeHttp2Handler");
+  assert.equal(handler.metadata?.handlerProtocol, "h2");
+});
+
+test("CreateStream (4 shards), PutRecords 500, ListShards, read back byte-identical over HTTP/2", async () => {
+  const h2RequestsBefore = h2.requests;
+  let calls = 0;
+  const send = (cmd) => {
+    calls += 1;
+    return client.send(cmd);
+  };
+
+  await send(new CreateStreamCommand({ StreamName: STREAM, ShardCount: 4 }));
+  const summary = await waitActive(STREAM);
+  calls += 1; // at least one DescribeStreamSummary
+  assert.equal(summary.OpenShardCount, 4);
+  assert.equal(summary.StreamARN, `arn:aws:kinesis:us-east-1:${ACCOUNT}:stream/${STREAM}`);
+
+  const shards = (await send(new ListShardsCommand({ StreamName: STREAM }))).Shards;
+  assert.deepEqual(
+    shards.map((s) => s.ShardId),
+    [0, 1, 2, 3].map((i) => `shardId-${String(i).padStart(12, "0")}`),
+  );
+  assert.deepEqual(
+    shards.map((s) => [BigInt(s.HashKeyRange.StartingHashKey), BigInt(s.HashKeyRange.EndingHashKey)]),
+    expectedRanges(4),
+  );
+
+  const entries = Array.from({ length: 500 }, (_, i) => ({
+    PartitionKey: i % 5 === 0 ? `ключ-${i}` : `js-${i}-${Math.random()}`,
+    Data: i === 0 ? new Uint8Array(0) : new Uint8Array(randomBytes(i === 1 ? 200_000 : (i * 37) % 1500)),
+  }));
+  const put = await send(new PutRecordsCommand({ StreamName: STREAM, Records: entries }));
+  assert.equal(put.FailedRecordCount ?? 0, 0);
+  assert.equal(put.Records.length, 500);
+  const bySeq = new Map();
+  put.Records.forEach((r, i) => {
+    const h = hashKey(entries[i].PartitionKey);
+    const want = shards.find(
+      (s) => BigInt(s.HashKeyRange.StartingHashKey) <= h && h <= BigInt(s.HashKeyRange.EndingHashKey),
+    ).ShardId;
+    assert.equal(r.ShardId, want, `routing of ${entries[i].PartitionKey}`);
+    assert.match(r.SequenceNumber, /^(0|[1-9]\d{0,128})$/);
+    bySeq.set(r.SequenceNumber, { ...entries[i], ShardId: r.ShardId });
+  });
+  assert.equal(bySeq.size, 500, "sequence numbers must be unique");
+  assert.equal(new Set(put.Records.map((r) => r.ShardId)).size, 4, "500 records should hit all 4 shards");
+
+  let total = 0;
+  for (const s of shards) {
+    const recs = await readShard(STREAM, s.ShardId);
+    const seqs = recs.map((r) => BigInt(r.SequenceNumber));
+    for (let i = 1; i < seqs.length; i++) assert.ok(seqs[i - 1] < seqs[i], "sequence numbers increase");
+    for (const r of recs) {
+      const sent = bySeq.get(r.SequenceNumber);
+      assert.ok(sent, `unknown sequence number ${r.SequenceNumber}`);
+      assert.equal(sent.ShardId, s.ShardId);
+      assert.equal(r.PartitionKey, sent.PartitionKey);
+      assert.ok(Buffer.from(r.Data).equals(Buffer.from(sent.Data)), `data of ${r.SequenceNumber} differs`);
+      assert.ok(r.ApproximateArrivalTimestamp instanceof Date);
+      assert.ok(Math.abs(r.ApproximateArrivalTimestamp.getTime() - Date.now()) < 60_000);
+    }
+    total += recs.length;
+  }
+  assert.equal(total, 500);
+
+  // Every call above went through HTTP/2 sessions opened by the SDK.
+  assert.ok(h2.sessions.length >= 1, "no HTTP/2 session was opened");
+  for (const s of h2.sessions) assert.equal(s.alpnProtocol, "h2c", "cleartext HTTP/2 with prior knowledge");
+  assert.ok(h2.requests - h2RequestsBefore >= calls, `only ${h2.requests - h2RequestsBefore} HTTP/2 requests for ${calls} calls`);
+  console.log(`# protocol: HTTP/2 cleartext (h2c), ${h2.sessions.length} session(s), ${h2.requests} request(s)`);
+});
+
+test("ResourceNotFoundException carries AWS's name, message, status and request id", async () => {
+  await assert.rejects(
+    client.send(new DescribeStreamSummaryCommand({ StreamName: "nope" })),
+    (err) => {
+      assert.equal(err.name, "ResourceNotFoundException");
+      assert.equal(err.message, `Stream nope under account ${ACCOUNT} not found.`);
+      assert.equal(err.$fault, "client");
+      assert.equal(err.$metadata.httpStatusCode, 400);
+      assert.ok(err.$metadata.requestId, "x-amzn-RequestId missing");
+      return true;
+    },
+  );
+});
+
+test("the same server also answers the SDK over HTTP/1.1 (NodeHttpHandler)", async () => {
+  const before = h2.requests;
+  const c11 = newClient({ requestHandler: new NodeHttpHandler() });
+  try {
+    const r = await c11.send(new ListStreamsCommand({}));
+    assert.ok(r.StreamNames.includes(STREAM));
+    await assert.rejects(c11.send(new DescribeStreamSummaryCommand({ StreamName: "nope" })), {
+      name: "ResourceNotFoundException",
+      message: `Stream nope under account ${ACCOUNT} not found.`,
+    });
+  } finally {
+    c11.destroy();
+  }
+  assert.equal(h2.requests, before, "the HTTP/1.1 client must not have used HTTP/2");
+});

@@ -1,7 +1,8 @@
 /* Kinesis Data Streams (JSON 1.1, Kinesis_20131202): handlers and the helpers
  * they share. The operation table and the validation rules live in
- * kinesis_api.c; handlers in kinesis_streams.c (stream lifecycle and
- * settings), kinesis_records.c (put and get) and kinesis_tags.c. */
+ * kinesis_api.c; handlers in kinesis_streams.c (stream lifecycle),
+ * kinesis_shards.c (ListShards), kinesis_settings.c (retention, encryption,
+ * monitoring, limits), kinesis_records.c (put and get) and kinesis_tags.c. */
 #ifndef TP_KINESIS_H
 #define TP_KINESIS_H
 
@@ -26,6 +27,18 @@ void kinesis_stream_arn(const struct db_stream *s, char *out, size_t outlen);
 void kinesis_shard_id(uint32_t ix, char out[24]);
 /* Parses "shardId-000000000007" (or "7"); -1 when it is not one. */
 int64_t kinesis_shard_ix(const char *shard_id);
+
+/* Response members shared by several operations (kinesis_shapes.c). */
+extern const char *const KINESIS_METRICS[];
+#define KINESIS_N_METRICS 7
+void kinesis_write_name_arn_status(struct jw *w, const struct db_stream *s);
+void kinesis_write_mode(struct jw *w, const struct db_stream *s);
+void kinesis_write_monitoring(struct jw *w, const struct db_stream *s);
+void kinesis_write_metrics(struct jw *w, const char *csv);
+void kinesis_write_encryption(struct jw *w, const struct db_stream *s);
+void kinesis_write_shard(struct jw *w, const struct db_shard *sh);
+/* All shards of s (malloc'd), or the reply_error result. */
+int kinesis_shards_or_reply(struct svc_ctx *c, const struct db_stream *s, struct db_shard **sh, unsigned *n);
 
 /* A change to one stream, done as a writer job: the stream is looked up again
  * on the writer connection, then apply() changes s and writes it. apply returns

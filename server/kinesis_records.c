@@ -15,12 +15,6 @@
 
 #define GET_RECORDS_MAX_BYTES (10 * 1024 * 1024)
 
-static const char *json_str(const cJSON *in, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(in, name);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static void format_seq(uint64_t shard_created_ms, uint32_t shard_ix, uint64_t seq_ix, uint64_t arrival_ms,
                        char out[SEQNUM_DEC_MAX])
 {
@@ -52,15 +46,15 @@ static int decode_entries(struct svc_ctx *c, const struct db_stream *s, const cJ
 {
     size_t total = 0, max_record = (size_t)s->max_record_kib * 1024;
     for (size_t i = 0; i < n; i++)
-        total += base64_decoded_max(strlen(json_str(entries[i], "Data")));
+        total += base64_decoded_max(strlen(v_str(entries[i], "Data")));
     unsigned char *p = *blob = malloc(total ? total : 1);
     if (!p)
         return reply_error(c, ERR_INTERNAL, NULL);
     total = 0;
     for (size_t i = 0; i < n; i++) {
-        const char *data = json_str(entries[i], "Data");
-        const char *pk = json_str(entries[i], "PartitionKey");
-        const char *ehk = json_str(entries[i], "ExplicitHashKey");
+        const char *data = v_str(entries[i], "Data");
+        const char *pk = v_str(entries[i], "PartitionKey");
+        const char *ehk = v_str(entries[i], "ExplicitHashKey");
         struct db_put_record *r = &recs[i];
         base64_decode(data, strlen(data), p, &r->data_len, NULL); /* validated already */
         r->data = p;
@@ -253,13 +247,13 @@ int kinesis_get_shard_iterator(struct svc_ctx *c, const cJSON *in)
 {
     struct db_stream s;
     struct db_shard sh;
-    const char *type = json_str(in, "ShardIteratorType");
-    const char *seq = json_str(in, "StartingSequenceNumber");
+    const char *type = v_str(in, "ShardIteratorType");
+    const char *seq = v_str(in, "StartingSequenceNumber");
     const cJSON *ts = cJSON_GetObjectItemCaseSensitive(in, "Timestamp");
     int by_seq = !strcmp(type, "AT_SEQUENCE_NUMBER") || !strcmp(type, "AFTER_SEQUENCE_NUMBER");
     uint64_t pos;
 
-    if (kinesis_stream_lookup_or_reply(c, in, &s) || shard_or_reply(c, &s, json_str(in, "ShardId"), &sh))
+    if (kinesis_stream_lookup_or_reply(c, in, &s) || shard_or_reply(c, &s, v_str(in, "ShardId"), &sh))
         return -1;
     if (by_seq != (seq != NULL) && strcmp(type, "AT_TIMESTAMP"))
         return reply_error(c, ERR_INVALID_ARGUMENT,
@@ -280,8 +274,7 @@ int kinesis_get_shard_iterator(struct svc_ctx *c, const cJSON *in)
             return reply_error(c, ERR_INVALID_ARGUMENT,
                                "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. "
                                "Current request has no timestamp parameter.");
-        double secs = cJSON_IsString(ts) ? strtod(ts->valuestring, NULL) : ts->valuedouble;
-        uint64_t at = secs <= 0 ? 0 : (uint64_t)llround(secs * 1000.0);
+        uint64_t at = v_time_ms(ts);
         if (at > c->now_ms)
             return reply_error(c, ERR_INVALID_ARGUMENT,
                                "The timestampInMillis parameter cannot be greater than the "
@@ -352,7 +345,7 @@ int kinesis_get_records(struct svc_ctx *c, const cJSON *in)
     struct db_stream s;
     struct db_shard sh;
     struct db_read_result res;
-    const char *tok = json_str(in, "ShardIterator");
+    const char *tok = v_str(in, "ShardIterator");
     const cJSON *jl = cJSON_GetObjectItemCaseSensitive(in, "Limit");
     char shard_id[24];
 
@@ -370,7 +363,7 @@ int kinesis_get_records(struct svc_ctx *c, const cJSON *in)
     cJSON *byname = cJSON_CreateObject();
     cJSON_AddStringToObject(byname, "StreamName", it.stream_name);
     if (cJSON_GetObjectItemCaseSensitive(in, "StreamARN"))
-        cJSON_AddStringToObject(byname, "StreamARN", json_str(in, "StreamARN"));
+        cJSON_AddStringToObject(byname, "StreamARN", v_str(in, "StreamARN"));
     int bad = kinesis_stream_lookup_or_reply(c, byname, &s);
     cJSON_Delete(byname);
     if (bad)

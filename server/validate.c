@@ -9,6 +9,7 @@
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -371,4 +372,25 @@ enum v_result validate_request(const cJSON *body, const struct v_rule *rules, ch
         snprintf(msg, msglen, "%d validation error%s detected: %s", es.n, es.n > 1 ? "s" : "", es.buf);
     free(es.buf);
     return es.n ? V_VALIDATION : V_OK;
+}
+
+/* ---- reading validated members ---- */
+
+int v_int(const cJSON *in, const char *name, int dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(in, name);
+    return cJSON_IsNumber(v) ? (int)floor(v->valuedouble) : dflt;
+}
+
+const char *v_str(const cJSON *in, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(in, name);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Request timestamps: epoch seconds as a number (or a numeric string). */
+uint64_t v_time_ms(const cJSON *v)
+{
+    double secs = cJSON_IsString(v) ? strtod(v->valuestring, NULL) : v->valuedouble;
+    return secs <= 0 ? 0 : (uint64_t)llround(secs * 1000.0);
 }

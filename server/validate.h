@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum v_type { VT_STRING, VT_INT, VT_LONG, VT_BOOL, VT_BLOB, VT_TIMESTAMP, VT_LIST, VT_MAP, VT_STRUCT };
 
@@ -40,6 +41,12 @@ enum v_result { V_OK = 0, V_SERIALIZATION, V_VALIDATION };
 
 /* Checks body against rules; on failure writes the AWS message into msg. */
 enum v_result validate_request(const cJSON *body, const struct v_rule *rules, char *msg, size_t msglen);
+
+/* Members of a validated body; the default (or NULL) when absent. */
+int v_int(const cJSON *in, const char *name, int dflt);
+const char *v_str(const cJSON *in, const char *name);
+/* A timestamp member (epoch seconds, possibly fractional) in milliseconds. */
+uint64_t v_time_ms(const cJSON *v);
 
 /* Decoded size of a base64 string already checked by validate_request. */
 size_t validate_blob_len(const char *b64);

@@ -1,0 +1,444 @@
+/* kload: small load generator for bench/kinesis.sh (plain HTTP/1.1 keep-alive
+ * over raw sockets, no libraries). Two modes:
+ *
+ *   kload getrecords PORT STREAM SHARDS READERS LIMIT TIMEOUT_S
+ *     Each reader thread owns one connection and the shards i with
+ *     i % READERS == reader. Per shard: GetShardIterator TRIM_HORIZON, then
+ *     GetRecords {Limit} following NextShardIterator until a reply has no
+ *     records. Records are counted by occurrences of "SequenceNumber" and the
+ *     iterator is found by a string search: the body is never JSON-parsed.
+ *     Prints one line of key=value results (and per-shard counts).
+ *
+ *   kload startup RUNS MATCH -- CMD ARGS...
+ *     Runs CMD RUNS times; each time measures from just before fork/exec to
+ *     the first stdout line containing MATCH (ms), then SIGTERMs it. If MATCH
+ *     is "port:N", waits instead until 127.0.0.1:N accepts a TCP connection
+ *     (for servers that print nothing useful). "%RUN%" in an argument is
+ *     replaced by the run number (for a fresh data directory per run).
+ *     Prints min/median/max.
+ *
+ * Build: gcc -O2 -pthread -o kload kload.c
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("kload: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+static int tcp_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (struct sockaddr *)&a, sizeof a)) {
+        close(fd);
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+/* ---- HTTP/1.1 client ---- */
+
+struct conn {
+    int port, fd;
+    char *buf;          /* received bytes; [0, len) valid */
+    size_t len, cap;
+    char *body;         /* decoded body of the last response */
+    size_t body_len, body_cap;
+    int status;
+};
+
+static void reserve(char **p, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return;
+    size_t c = *cap ? *cap : 65536;
+    while (c < need)
+        c *= 2;
+    *p = realloc(*p, c);
+    if (!*p)
+        die("out of memory");
+    *cap = c;
+}
+
+/* Reads more bytes into c->buf; 0 on EOF/error. */
+static int fill(struct conn *c)
+{
+    reserve(&c->buf, &c->cap, c->len + 1024 * 1024);
+    ssize_t n;
+    do
+        n = read(c->fd, c->buf + c->len, c->cap - c->len);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return 0;
+    c->len += (size_t)n;
+    return 1;
+}
+
+static void consume(struct conn *c, size_t n)
+{
+    memmove(c->buf, c->buf + n, c->len - n);
+    c->len -= n;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* One request/response on the keep-alive connection (reconnecting once if the
+ * server closed it). Returns 0 with c->status and c->body set, -1 on error. */
+static int request(struct conn *c, const char *op, const char *body, size_t body_len)
+{
+    char hdr[1024];
+    int retried = 0;
+again:
+    if (c->fd < 0 && (c->fd = tcp_connect(c->port)) < 0)
+        return -1;
+    int hl = snprintf(hdr, sizeof hdr,
+                      "POST / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                      "X-Amz-Target: Kinesis_20131202.%s\r\n"
+                      "Content-Type: application/x-amz-json-1.1\r\n"
+                      "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/kinesis/aws4_request, "
+                      "SignedHeaders=host;x-amz-date, Signature=00\r\n"
+                      "X-Amz-Date: 20260101T000000Z\r\n"
+                      "Content-Length: %zu\r\n\r\n",
+                      c->port, op, body_len);
+    if (write_all(c->fd, hdr, (size_t)hl) || write_all(c->fd, body, body_len))
+        goto reconnect;
+    c->len = 0;
+    char *end;
+    while (!(end = memmem(c->buf ? c->buf : "", c->len, "\r\n\r\n", 4)))
+        if (!fill(c))
+            goto reconnect;
+    size_t hlen = (size_t)(end - c->buf) + 4;
+    c->status = 0;
+    if (sscanf(c->buf, "HTTP/1.%*d %d", &c->status) != 1)
+        return -1;
+    /* headers, lower-cased copy for lookups */
+    char *h = strndup(c->buf, hlen);
+    for (char *p = h; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p += 32;
+    long clen = -1;
+    char *p = strstr(h, "\r\ncontent-length:");
+    if (p)
+        clen = strtol(p + 17, NULL, 10);
+    int chunked = strstr(h, "\r\ntransfer-encoding: chunked") != NULL;
+    int closing = strstr(h, "\r\nconnection: close") != NULL;
+    free(h);
+    consume(c, hlen);
+    c->body_len = 0;
+    if (chunked) {
+        for (;;) {
+            char *eol;
+            while (!(eol = memmem(c->buf, c->len, "\r\n", 2)))
+                if (!fill(c))
+                    goto reconnect;
+            size_t sz = strtoul(c->buf, NULL, 16);
+            consume(c, (size_t)(eol - c->buf) + 2);
+            while (c->len < sz + 2)
+                if (!fill(c))
+                    goto reconnect;
+            reserve(&c->body, &c->body_cap, c->body_len + sz + 1);
+            memcpy(c->body + c->body_len, c->buf, sz);
+            c->body_len += sz;
+            consume(c, sz + 2);
+            if (sz == 0)
+                break; /* (no trailers expected) */
+        }
+    } else if (clen >= 0) {
+        while (c->len < (size_t)clen)
+            if (!fill(c))
+                goto reconnect;
+        reserve(&c->body, &c->body_cap, (size_t)clen + 1);
+        memcpy(c->body, c->buf, (size_t)clen);
+        c->body_len = (size_t)clen;
+        consume(c, (size_t)clen);
+    } else {
+        return -1;
+    }
+    c->body[c->body_len] = 0;
+    if (closing) {
+        close(c->fd);
+        c->fd = -1;
+    }
+    return 0;
+reconnect:
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    if (retried++)
+        return -1;
+    goto again;
+}
+
+/* Copies the string value of "key":"..." found in [from, end) into out. */
+static int find_str(const char *from, const char *end, const char *key, char *out, size_t outlen)
+{
+    char pat[64];
+    int pl = snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    const char *p = memmem(from, (size_t)(end - from), pat, (size_t)pl);
+    if (!p)
+        return -1;
+    p += pl;
+    const char *q = memchr(p, '"', (size_t)(end - p));
+    if (!q || (size_t)(q - p) >= outlen)
+        return -1;
+    memcpy(out, p, (size_t)(q - p));
+    out[q - p] = 0;
+    return 0;
+}
+
+/* ---- getrecords ---- */
+
+static struct {
+    int port, shards, readers;
+    long limit;
+    const char *stream;
+    double deadline;
+} G;
+
+struct reader {
+    pthread_t t;
+    int id;
+    long records, requests, non200, errors;
+    double bytes;
+    long *per_shard;
+    char err[512];
+};
+
+static void *reader_main(void *arg)
+{
+    struct reader *r = arg;
+    struct conn c = {.port = G.port, .fd = -1};
+    char body[8192], it[4096];
+    for (int s = r->id; s < G.shards; s += G.readers) {
+        snprintf(body, sizeof body,
+                 "{\"StreamName\":\"%s\",\"ShardId\":\"shardId-%012d\",\"ShardIteratorType\":\"TRIM_HORIZON\"}",
+                 G.stream, s);
+        r->requests++;
+        if (request(&c, "GetShardIterator", body, strlen(body))) {
+            r->errors++;
+            snprintf(r->err, sizeof r->err, "GetShardIterator shard %d: connection error", s);
+            continue;
+        }
+        if (c.status != 200 || find_str(c.body, c.body + c.body_len, "ShardIterator", it, sizeof it)) {
+            r->non200 += c.status != 200;
+            snprintf(r->err, sizeof r->err, "GetShardIterator shard %d: HTTP %d %.300s", s, c.status, c.body);
+            continue;
+        }
+        for (;;) {
+            if (now_s() > G.deadline) {
+                snprintf(r->err, sizeof r->err, "timeout while reading shard %d", s);
+                break;
+            }
+            int bl = snprintf(body, sizeof body, "{\"ShardIterator\":\"%s\",\"Limit\":%ld}", it, G.limit);
+            r->requests++;
+            if (request(&c, "GetRecords", body, (size_t)bl)) {
+                r->errors++;
+                snprintf(r->err, sizeof r->err, "GetRecords shard %d: connection error", s);
+                break;
+            }
+            r->bytes += (double)c.body_len;
+            if (c.status != 200) {
+                r->non200++;
+                snprintf(r->err, sizeof r->err, "GetRecords shard %d: HTTP %d %.300s", s, c.status, c.body);
+                break;
+            }
+            long n = 0;
+            const char *p = c.body, *end = c.body + c.body_len;
+            while ((p = memmem(p, (size_t)(end - p), "\"SequenceNumber\"", 16))) {
+                n++;
+                p += 16;
+            }
+            r->records += n;
+            r->per_shard[s] += n;
+            /* NextShardIterator follows the records: look near the end first. */
+            const char *tail = c.body_len > 4096 ? end - 4096 : c.body;
+            if (find_str(tail, end, "NextShardIterator", it, sizeof it) &&
+                find_str(c.body, end, "NextShardIterator", it, sizeof it))
+                break; /* closed shard, drained */
+            if (n == 0)
+                break; /* caught up with the tip */
+        }
+    }
+    if (c.fd >= 0)
+        close(c.fd);
+    free(c.buf);
+    free(c.body);
+    return NULL;
+}
+
+static int cmd_getrecords(int argc, char **argv)
+{
+    if (argc != 8)
+        die("usage: kload getrecords PORT STREAM SHARDS READERS LIMIT TIMEOUT_S");
+    G.port = atoi(argv[2]);
+    G.stream = argv[3];
+    G.shards = atoi(argv[4]);
+    G.readers = atoi(argv[5]);
+    G.limit = atol(argv[6]);
+    double t0 = now_s();
+    G.deadline = t0 + atof(argv[7]);
+    long *per_shard = calloc((size_t)G.shards, sizeof *per_shard);
+    struct reader *rs = calloc((size_t)G.readers, sizeof *rs);
+    for (int i = 0; i < G.readers; i++) {
+        rs[i].id = i;
+        rs[i].per_shard = per_shard;
+        pthread_create(&rs[i].t, NULL, reader_main, &rs[i]);
+    }
+    long records = 0, requests = 0, non200 = 0, errors = 0;
+    double bytes = 0;
+    for (int i = 0; i < G.readers; i++) {
+        pthread_join(rs[i].t, NULL);
+        records += rs[i].records;
+        requests += rs[i].requests;
+        non200 += rs[i].non200;
+        errors += rs[i].errors;
+        bytes += rs[i].bytes;
+        if (rs[i].err[0])
+            fprintf(stderr, "kload: reader %d: %s\n", i, rs[i].err);
+    }
+    double el = now_s() - t0;
+    printf("records=%ld requests=%ld non200=%ld errors=%ld seconds=%.3f records_per_s=%.0f MB_per_s=%.1f "
+           "shards=",
+           records, requests, non200, errors, el, records / el, bytes / el / 1e6);
+    for (int s = 0; s < G.shards; s++)
+        printf("%s%ld", s ? "," : "", per_shard[s]);
+    printf("\n");
+    return non200 || errors || rs[0].err[0] ? 2 : 0;
+}
+
+/* ---- startup ---- */
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int cmd_startup(int argc, char **argv)
+{
+    if (argc < 6 || strcmp(argv[4], "--"))
+        die("usage: kload startup RUNS MATCH -- CMD ARGS...");
+    int runs = atoi(argv[2]);
+    const char *match = argv[3];
+    int port = !strncmp(match, "port:", 5) ? atoi(match + 5) : 0;
+    double *ms = calloc((size_t)runs, sizeof *ms);
+    for (int i = 0; i < runs; i++) {
+        int pfd[2];
+        if (pipe2(pfd, O_CLOEXEC))
+            die("pipe: %s", strerror(errno));
+        char **av = calloc((size_t)argc, sizeof *av);
+        for (int a = 5; a < argc; a++) {
+            char *m = strstr(argv[a], "%RUN%");
+            if (m) {
+                size_t n = strlen(argv[a]) + 16;
+                av[a - 5] = malloc(n);
+                snprintf(av[a - 5], n, "%.*s%d%s", (int)(m - argv[a]), argv[a], i + 1, m + 5);
+            } else {
+                av[a - 5] = argv[a];
+            }
+        }
+        double t0 = now_s();
+        pid_t pid = fork();
+        if (pid == 0) {
+            dup2(pfd[1], 1);
+            execvp(av[0], av);
+            _exit(127);
+        }
+        close(pfd[1]);
+        char buf[8192];
+        size_t len = 0;
+        int ok = 0;
+        while (!ok && now_s() - t0 < 20) {
+            if (port) {
+                int fd = tcp_connect(port);
+                if (fd >= 0) {
+                    close(fd);
+                    ok = 1;
+                    break;
+                }
+                /* drain stdout so the child never blocks on it */
+                struct pollfd p = {pfd[0], POLLIN, 0};
+                if (poll(&p, 1, 1) > 0 && read(pfd[0], buf, sizeof buf) <= 0)
+                    break;
+                continue;
+            }
+            ssize_t n = read(pfd[0], buf + len, sizeof buf - 1 - len);
+            if (n <= 0)
+                break;
+            len += (size_t)n;
+            buf[len] = 0;
+            if (strstr(buf, match))
+                ok = 1;
+            if (len > sizeof buf - 512)
+                len = 0;
+        }
+        ms[i] = (now_s() - t0) * 1000;
+        kill(pid, SIGTERM);
+        int st;
+        waitpid(pid, &st, 0);
+        close(pfd[0]);
+        if (!ok)
+            die("run %d: %s did not become ready", i + 1, argv[5]);
+    }
+    qsort(ms, (size_t)runs, sizeof *ms, cmp_d);
+    printf("runs=%d min_ms=%.1f median_ms=%.1f max_ms=%.1f\n", runs, ms[0], ms[runs / 2], ms[runs - 1]);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    if (argc >= 2 && !strcmp(argv[1], "getrecords"))
+        return cmd_getrecords(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "startup"))
+        return cmd_startup(argc, argv);
+    die("usage: kload getrecords ... | kload startup ...");
+    return 1;
+}

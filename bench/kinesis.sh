@@ -57,6 +57,7 @@ AUTH='AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/kinesis/aws4_request, 
 TMP=$(mktemp -d /tmp/tidepool-bench.XXXXXX)
 SERVER_PID=
 PERF_PID=
+CUR_SRV=
 
 fail() { echo "kinesis.sh: FAIL: $*" >&2; exit 1; }
 log() { echo "== $*" >&2; }
@@ -162,6 +163,52 @@ cpu_busy() {
 }
 
 declare -A R       # R[server.metric] = value
+TCK=$(getconf CLK_TCK)
+
+# CPU accounting for a phase: server (utime+stime of SERVER_PID), client (the
+# children this shell waited for: wrk, kload), whole machine (/proc/stat).
+children_cs() { # CPU of waited-for children, centiseconds
+    times >"$TMP/times"
+    awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] }
+                   printf "%d", t * 100 }' "$TMP/times"
+}
+cpu_snap() { # -> "wall_s machine_total machine_idle server_ticks client_cs"
+    local st a
+    read -r -a a </proc/stat
+    st=$(cat "/proc/$SERVER_PID/stat" 2>/dev/null || echo "x) x 0 0 0 0 0 0 0 0 0 0 0 0 0")
+    st=${st##*) }
+    local f=($st)
+    echo "$(date +%s.%N) $((a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7] + a[8])) $((a[4] + a[5])) \
+$((f[11] + f[12])) $(children_cs)"
+}
+PHASE_SNAP=
+phase_begin() { PHASE_SNAP=$(cpu_snap); }
+phase_end() { # SERVER PHASE: R[srv.phase.cpu_srv|cpu_cli|cpu_all] in % of one core
+    local b e
+    read -r -a b <<<"$PHASE_SNAP"
+    read -r -a e <<<"$(cpu_snap)"
+    local vals
+    vals=$(awk -v w0="${b[0]}" -v w1="${e[0]}" -v t0="${b[1]}" -v t1="${e[1]}" -v i0="${b[2]}" -v i1="${e[2]}" \
+        -v s0="${b[3]}" -v s1="${e[3]}" -v c0="${b[4]}" -v c1="${e[4]}" -v tck="$TCK" -v n="$(nproc)" 'BEGIN {
+        w = w1 - w0; if (w <= 0) w = 1
+        printf "%.0f %.0f %.0f", 100 * (s1 - s0) / tck / w, (c1 - c0) / w,
+               (t1 > t0) ? n * 100 * ((t1 - t0) - (i1 - i0)) / (t1 - t0) : 0 }')
+    read -r R[$1.$2.cpu_srv] R[$1.$2.cpu_cli] R[$1.$2.cpu_all] <<<"$vals"
+}
+perf_begin() { # PHASE: with --perf, record tidepool's stacks during the phase
+    if [ "$PERF" = 1 ] && [ "$CUR_SRV" = tidepool ]; then
+        perf record -F 499 -g -o "$TMP/perf.$1.data" -p "$SERVER_PID" >"$TMP/perf.$1.log" 2>&1 &
+        PERF_PID=$!
+        sleep 0.2
+    fi
+}
+perf_end() {
+    if [ -n "$PERF_PID" ]; then
+        kill -INT "$PERF_PID" 2>/dev/null || true
+        wait "$PERF_PID" 2>/dev/null || true
+        PERF_PID=
+    fi
+}
 WRK_CMDS=()
 
 # run_wrk SERVER PHASE TARGET FILE_PREFIX COUNT RECORDS_PER_REQUEST
@@ -171,8 +218,12 @@ run_wrk() {
                "http://127.0.0.1:$PORT/")
     WRK_CMDS+=("BENCH_TARGET=$target BENCH_FILES=\$TMP/bodies/$prefix BENCH_COUNT=$count ${cmd[*]}")
     log "$srv: $phase (${DURATION}s, $CONNS connections)"
+    perf_begin "$phase"
+    phase_begin
     BENCH_TARGET=$target BENCH_FILES="$TMP/bodies/$prefix" BENCH_COUNT=$count "${cmd[@]}" \
         >"$TMP/$srv.$phase.wrk" 2>&1 || fail "wrk failed: $(cat "$TMP/$srv.$phase.wrk")"
+    phase_end "$srv" "$phase"
+    perf_end
     local line
     line=$(grep '^WRKRESULT' "$TMP/$srv.$phase.wrk") || fail "no wrk result: $(cat "$TMP/$srv.$phase.wrk")"
     local requests duration_us non2xx connect_err read_err write_err timeouts p50_us p90_us p99_us max_us
@@ -197,26 +248,23 @@ NOTES=()
 
 bench_server() { # NAME: the server is already running (SERVER_PID, PORT)
     local srv=$1
+    CUR_SRV=$srv
     sleep 0.3
     R[$srv.rss_start]=$(rss_kb "$SERVER_PID")
     create_stream
-    local perf_out="$TMP/perf.data"
-    if [ "$PERF" = 1 ] && [ "$srv" = tidepool ]; then
-        perf record -F 999 -g -o "$perf_out" -p "$SERVER_PID" >"$TMP/perf.log" 2>&1 &
-        PERF_PID=$!
-    fi
     run_wrk "$srv" putrecords PutRecords putrecords- 8 "$BATCH"
-    if [ -n "$PERF_PID" ]; then
-        kill -INT "$PERF_PID" 2>/dev/null || true
-        wait "$PERF_PID" 2>/dev/null || true
-        PERF_PID=
-    fi
     run_wrk "$srv" putrecord PutRecord putrecord- 64 1
     log "$srv: GetRecords read-back ($READERS readers, Limit $READ_LIMIT)"
     local line
     KLOAD_CMD="\$TMP/kload getrecords PORT $STREAM $SHARDS $READERS $READ_LIMIT 60"
-    line=$("$KLOAD" getrecords "$PORT" "$STREAM" "$SHARDS" "$READERS" "$READ_LIMIT" 60 2>"$TMP/$srv.kload.err") ||
-        NOTES+=("$srv GetRecords: $(cat "$TMP/$srv.kload.err") [$line]")
+    perf_begin get
+    phase_begin
+    "$KLOAD" getrecords "$PORT" "$STREAM" "$SHARDS" "$READERS" "$READ_LIMIT" 60 \
+        >"$TMP/$srv.kload.out" 2>"$TMP/$srv.kload.err" ||
+        NOTES+=("$srv GetRecords: $(cat "$TMP/$srv.kload.err") [$(cat "$TMP/$srv.kload.out")]")
+    phase_end "$srv" get
+    perf_end
+    line=$(cat "$TMP/$srv.kload.out")
     local records=0 requests=0 non200=0 errors=0 seconds=0 records_per_s=0 MB_per_s=0 shards=
     eval "$line"
     R[$srv.get.rec]=$records_per_s
@@ -310,6 +358,16 @@ row "non-2xx / socket errors (all phases)" \
     "$(( ${R[tidepool.putrecords.non2xx]:-0} + ${R[tidepool.putrecord.non2xx]:-0} + ${R[tidepool.get.non200]:-0} ))/$(( ${R[tidepool.putrecords.errors]:-0} + ${R[tidepool.putrecord.errors]:-0} ))" \
     "$(( ${R[kinesalite.putrecords.non2xx]:-0} + ${R[kinesalite.putrecord.non2xx]:-0} + ${R[kinesalite.get.non200]:-0} ))/$(( ${R[kinesalite.putrecords.errors]:-0} + ${R[kinesalite.putrecord.errors]:-0} ))"
 echo
+echo "CPU during each phase, % of one core ($(nproc) cores = $(( $(nproc) * 100 ))%): server / load generator / whole machine"
+printf "| %-12s | %-26s | %-26s |\n" phase tidepool kinesalite
+printf "|%s|%s|%s|\n" "--------------" "----------------------------" "----------------------------"
+for ph in putrecords putrecord get; do
+    printf "| %-12s | %-26s | %-26s |\n" "$ph" \
+        "$(v tidepool.$ph.cpu_srv) / $(v tidepool.$ph.cpu_cli) / $(v tidepool.$ph.cpu_all)" \
+        "$(v kinesalite.$ph.cpu_srv) / $(v kinesalite.$ph.cpu_cli) / $(v kinesalite.$ph.cpu_all)"
+done
+echo "(whole machine minus server minus load generator = other processes on the machine)"
+echo
 echo "ratio = tidepool / kinesalite (higher is better for rates, lower for latency, time and RSS)."
 echo "startup: tidepool $(v tidepool.start_mem) (--in-memory), $(v tidepool.start_data) (--data);" \
      "kinesalite $(v kinesalite.start_mem) (until 'Listening at')"
@@ -335,7 +393,7 @@ target "ready, fresh --data (ms)" "${tp_data:-n/a}" "<" 50
 target "idle RSS after start (kB)" "$(v tidepool.rss_start)" "<" 15360
 echo
 echo "exact load commands (\$TMP = the run's temp dir, PORT = the server's):"
-for c in "${WRK_CMDS[@]}"; do echo "  $c"; done | awk '!seen[$0]++' | sed "s/127.0.0.1:[0-9]*/127.0.0.1:PORT/"
+for c in "${WRK_CMDS[@]}"; do echo "  $c"; done | sed "s/127.0.0.1:[0-9]*/127.0.0.1:PORT/" | awk '!seen[$0]++'
 echo "  $KLOAD_CMD"
 echo "  \$TMP/kload startup 10 'tidepool ready on' -- $TIDEPOOL serve --port 0 --in-memory   (and --data \$TMP/start-N)"
 if [ ${#NOTES[@]} -gt 0 ]; then
@@ -343,10 +401,13 @@ if [ ${#NOTES[@]} -gt 0 ]; then
     echo "problems:"
     for n in "${NOTES[@]}"; do echo "  - $n"; done
 fi
-if [ "$PERF" = 1 ] && [ -s "$TMP/perf.data" ]; then
-    echo
-    echo "perf: tidepool during PutRecords, top functions by self time (the phase above ran with perf attached):"
-    perf report -i "$TMP/perf.data" --no-children --sort symbol --stdio 2>/dev/null |
-        grep -E '^ +[0-9.]+%' | head -25
+if [ "$PERF" = 1 ]; then
+    for ph in putrecords putrecord get; do
+        [ -s "$TMP/perf.$ph.data" ] || continue
+        echo
+        echo "perf: tidepool during $ph, top functions by self time (with perf attached, so that phase ran slower):"
+        perf report -i "$TMP/perf.$ph.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
+            grep -E '^ +[0-9.]+%' | head -20
+    done
 fi
 [ ${#NOTES[@]} -eq 0 ]

@@ -20,6 +20,12 @@
  * reader connection. Replies ResourceNotFoundException / InvalidArgument and
  * returns -1 when it cannot. Sets c->region from an ARN. */
 int kinesis_stream_lookup_or_reply(struct svc_ctx *c, const cJSON *in, struct db_stream *s);
+/* The stream of that name in c->region, or ResourceNotFoundException. */
+int kinesis_stream_get_or_reply(struct svc_ctx *c, const char *name, struct db_stream *s);
+/* The stream a token (shard iterator, NextToken) names: it must still be the
+ * same stream, not a new one of the same name; else InvalidArgument `invalid`. */
+int kinesis_token_stream_or_reply(struct svc_ctx *c, const char *name, uint64_t created_ms, const char *invalid,
+                                  struct db_stream *s);
 /* Just the name (and region) of the stream the request addresses. */
 int kinesis_stream_name_or_reply(struct svc_ctx *c, const cJSON *in, char name[STREAM_NAME_MAX + 1]);
 int kinesis_not_found(struct svc_ctx *c, const char *name);
@@ -31,8 +37,8 @@ int64_t kinesis_shard_ix(const char *shard_id);
 /* Response members shared by several operations (kinesis_shapes.c). */
 extern const char *const KINESIS_METRICS[];
 #define KINESIS_N_METRICS 7
-void kinesis_write_name_arn_status(struct jw *w, const struct db_stream *s);
-void kinesis_write_mode(struct jw *w, const struct db_stream *s);
+/* StreamName, StreamARN, StreamStatus, StreamModeDetails */
+void kinesis_write_stream_head(struct jw *w, const struct db_stream *s);
 void kinesis_write_monitoring(struct jw *w, const struct db_stream *s);
 void kinesis_write_metrics(struct jw *w, const char *csv);
 void kinesis_write_encryption(struct jw *w, const struct db_stream *s);

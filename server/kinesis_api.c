@@ -174,17 +174,32 @@ int kinesis_stream_name_or_reply(struct svc_ctx *c, const cJSON *in, char name[S
     return 0;
 }
 
-int kinesis_stream_lookup_or_reply(struct svc_ctx *c, const cJSON *in, struct db_stream *s)
+int kinesis_stream_get_or_reply(struct svc_ctx *c, const char *name, struct db_stream *s)
 {
-    char name[STREAM_NAME_MAX + 1];
-    if (kinesis_stream_name_or_reply(c, in, name))
-        return -1;
     struct db_conn *db = db_reader_acquire();
     int rc = db_stream_get(db, c->region, name, c->now_ms, s);
     db_reader_release(db);
     if (rc == TP_ENOTFOUND)
         return kinesis_not_found(c, name);
     return rc == TP_OK ? 0 : reply_error(c, ERR_INTERNAL, NULL);
+}
+
+int kinesis_stream_lookup_or_reply(struct svc_ctx *c, const cJSON *in, struct db_stream *s)
+{
+    char name[STREAM_NAME_MAX + 1];
+    if (kinesis_stream_name_or_reply(c, in, name))
+        return -1;
+    return kinesis_stream_get_or_reply(c, name, s);
+}
+
+int kinesis_token_stream_or_reply(struct svc_ctx *c, const char *name, uint64_t created_ms, const char *invalid,
+                                  struct db_stream *s)
+{
+    if (kinesis_stream_get_or_reply(c, name, s))
+        return -1;
+    if (s->created_ms != created_ms)
+        return reply_error(c, ERR_INVALID_ARGUMENT, "%s", invalid);
+    return 0;
 }
 
 static int change_job(struct db_conn *w, void *ctx)

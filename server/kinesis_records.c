@@ -360,16 +360,8 @@ int kinesis_get_records(struct svc_ctx *c, const cJSON *in)
                            "is further in the future than the tolerated delay of %d milliseconds.",
                            then, now, ITERATOR_TTL_MS);
     }
-    cJSON *byname = cJSON_CreateObject();
-    cJSON_AddStringToObject(byname, "StreamName", it.stream_name);
-    if (cJSON_GetObjectItemCaseSensitive(in, "StreamARN"))
-        cJSON_AddStringToObject(byname, "StreamARN", v_str(in, "StreamARN"));
-    int bad = kinesis_stream_lookup_or_reply(c, byname, &s);
-    cJSON_Delete(byname);
-    if (bad)
+    if (kinesis_token_stream_or_reply(c, it.stream_name, it.stream_created_ms, "Invalid ShardIterator.", &s))
         return -1;
-    if (s.created_ms != it.stream_created_ms)
-        return reply_error(c, ERR_INVALID_ARGUMENT, "Invalid ShardIterator.");
     kinesis_shard_id(it.shard_ix, shard_id);
     if (shard_or_reply(c, &s, shard_id, &sh))
         return -1;

@@ -11,15 +11,6 @@ const char *const KINESIS_METRICS[KINESIS_N_METRICS] = {
     "IncomingBytes", "IncomingRecords", "OutgoingBytes", "OutgoingRecords",
     "WriteProvisionedThroughputExceeded", "ReadProvisionedThroughputExceeded", "IteratorAgeMilliseconds"};
 
-void kinesis_write_mode(struct jw *w, const struct db_stream *s)
-{
-    jw_key(w, "StreamModeDetails");
-    jw_obj_begin(w);
-    jw_key(w, "StreamMode");
-    jw_str(w, s->mode);
-    jw_obj_end(w);
-}
-
 void kinesis_write_metrics(struct jw *w, const char *csv)
 {
     jw_arr_begin(w);
@@ -55,7 +46,7 @@ void kinesis_write_encryption(struct jw *w, const struct db_stream *s)
     }
 }
 
-void kinesis_write_name_arn_status(struct jw *w, const struct db_stream *s)
+void kinesis_write_stream_head(struct jw *w, const struct db_stream *s)
 {
     char arn[512];
     kinesis_stream_arn(s, arn, sizeof arn);
@@ -65,6 +56,11 @@ void kinesis_write_name_arn_status(struct jw *w, const struct db_stream *s)
     jw_str(w, arn);
     jw_key(w, "StreamStatus");
     jw_str(w, s->status);
+    jw_key(w, "StreamModeDetails");
+    jw_obj_begin(w);
+    jw_key(w, "StreamMode");
+    jw_str(w, s->mode);
+    jw_obj_end(w);
 }
 
 void kinesis_write_shard(struct jw *w, const struct db_shard *sh)

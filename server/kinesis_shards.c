@@ -92,14 +92,8 @@ int kinesis_list_shards(struct svc_ctx *c, const cJSON *in)
             return reply_error(c, ERR_INVALID_ARGUMENT, "Invalid NextToken.");
         if (c->now_ms > p.issued_ms + LIST_SHARDS_TOKEN_TTL_MS)
             return reply_error(c, ERR_EXPIRED_NEXT_TOKEN, "The requested token has expired.");
-        cJSON *byname = cJSON_CreateObject();
-        cJSON_AddStringToObject(byname, "StreamName", p.name);
-        int rc = kinesis_stream_lookup_or_reply(c, byname, &s);
-        cJSON_Delete(byname);
-        if (rc)
+        if (kinesis_token_stream_or_reply(c, p.name, p.stream_created_ms, "Invalid NextToken.", &s))
             return -1;
-        if (s.created_ms != p.stream_created_ms)
-            return reply_error(c, ERR_INVALID_ARGUMENT, "Invalid NextToken.");
         if (cJSON_GetObjectItemCaseSensitive(in, "MaxResults"))
             p.max_results = v_int(in, "MaxResults", 1000);
     } else {

@@ -131,8 +131,7 @@ int kinesis_describe_stream(struct svc_ctx *c, const cJSON *in)
     jw_obj_begin(w);
     jw_key(w, "StreamDescription");
     jw_obj_begin(w);
-    kinesis_write_name_arn_status(w, &s);
-    kinesis_write_mode(w, &s);
+    kinesis_write_stream_head(w, &s);
     jw_key(w, "Shards");
     jw_arr_begin(w);
     for (; i < n && (int)shown < limit; i++)
@@ -174,8 +173,7 @@ int kinesis_describe_stream_summary(struct svc_ctx *c, const cJSON *in)
     jw_obj_begin(w);
     jw_key(w, "StreamDescriptionSummary");
     jw_obj_begin(w);
-    kinesis_write_name_arn_status(w, &s);
-    kinesis_write_mode(w, &s);
+    kinesis_write_stream_head(w, &s);
     jw_key(w, "RetentionPeriodHours");
     jw_int(w, s.retention_hours);
     jw_key(w, "StreamCreationTimestamp");
@@ -221,8 +219,7 @@ static int list_stream_row(void *ctx, const struct db_stream *s)
     snprintf(ls->last, sizeof ls->last, "%s", s->name);
     jw_str(&ls->names, s->name);
     jw_obj_begin(&ls->summaries);
-    kinesis_write_name_arn_status(&ls->summaries, s);
-    kinesis_write_mode(&ls->summaries, s);
+    kinesis_write_stream_head(&ls->summaries, s);
     jw_key(&ls->summaries, "StreamCreationTimestamp");
     jw_time_ms(&ls->summaries, s->created_ms);
     jw_obj_end(&ls->summaries);

@@ -249,11 +249,30 @@ test("ResourceNotFoundException carries AWS's name, message, status and request 
 });
 
 test("the same server also answers the SDK over HTTP/1.1 (NodeHttpHandler)", async () => {
+  // Independent of the HTTP/2 tests, so a failure there can be told apart from a general one.
   const before = h2.requests;
   const c11 = newClient({ requestHandler: new NodeHttpHandler() });
   try {
-    const r = await c11.send(new ListStreamsCommand({}));
-    assert.ok(r.StreamNames.includes(STREAM));
+    await c11.send(new CreateStreamCommand({ StreamName: "js-h1", ShardCount: 1 }));
+    for (let i = 0; i < 300; i++) {
+      const s = (await c11.send(new DescribeStreamSummaryCommand({ StreamName: "js-h1" }))).StreamDescriptionSummary;
+      if (s.StreamStatus === "ACTIVE") break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const data = new Uint8Array(randomBytes(5000));
+    const put = await c11.send(
+      new PutRecordsCommand({ StreamName: "js-h1", Records: [{ PartitionKey: "p", Data: data }] }),
+    );
+    assert.equal(put.FailedRecordCount ?? 0, 0);
+    const it = (
+      await c11.send(
+        new GetShardIteratorCommand({ StreamName: "js-h1", ShardId: "shardId-000000000000", ShardIteratorType: "TRIM_HORIZON" }),
+      )
+    ).ShardIterator;
+    const got = await c11.send(new GetRecordsCommand({ ShardIterator: it }));
+    assert.equal(got.Records.length, 1);
+    assert.ok(Buffer.from(got.Records[0].Data).equals(Buffer.from(data)));
+    assert.ok((await c11.send(new ListStreamsCommand({}))).StreamNames.includes("js-h1"));
     await assert.rejects(c11.send(new DescribeStreamSummaryCommand({ StreamName: "nope" })), {
       name: "ResourceNotFoundException",
       message: `Stream nope under account ${ACCOUNT} not found.`,

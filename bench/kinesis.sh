@@ -10,6 +10,8 @@
 #   --perf             also `perf record` tidepool during its PutRecords phase
 #                      and print the top functions (perturbs the numbers a bit)
 #   --no-kinesalite    tidepool only
+#   --in-memory        run tidepool with --in-memory (SQLite on /dev/shm,
+#                      synchronous=OFF) instead of a fresh --data dir on disk
 #   --tidepool PATH    binary to test (default build/tidepool, built if missing)
 #
 # Phases per server (each started fresh on a free port with a temp data dir):
@@ -31,14 +33,16 @@ SINGLE_BYTES=1024
 PERF=0
 KINESALITE=1
 TIDEPOOL="$ROOT/build/tidepool"
+TP_STORE=()
 while [ $# -gt 0 ]; do
     case "$1" in
     --duration) DURATION=$2; shift 2 ;;
     --single-bytes) SINGLE_BYTES=$2; shift 2 ;;
     --perf) PERF=1; shift ;;
     --no-kinesalite) KINESALITE=0; shift ;;
+    --in-memory) TP_STORE=(--in-memory); shift ;;
     --tidepool) TIDEPOOL=$2; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "kinesis.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -167,31 +171,33 @@ TCK=$(getconf CLK_TCK)
 
 # CPU accounting for a phase: server (utime+stime of SERVER_PID), client (the
 # children this shell waited for: wrk, kload), whole machine (/proc/stat).
-children_cs() { # CPU of waited-for children, centiseconds
-    times >"$TMP/times"
-    awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] }
-                   printf "%d", t * 100 }' "$TMP/times"
-}
-cpu_snap() { # -> "wall_s machine_total machine_idle server_ticks client_cs"
-    local st a
+# cpu_snap: SNAP=(wall_s machine_total machine_idle server_ticks client_s). Must
+# run in this shell, not in $(...): `times` only sees this shell's children.
+SNAP=()
+cpu_snap() {
+    local st a f cli
     read -r -a a </proc/stat
     st=$(cat "/proc/$SERVER_PID/stat" 2>/dev/null || echo "x) x 0 0 0 0 0 0 0 0 0 0 0 0 0")
     st=${st##*) }
-    local f=($st)
-    echo "$(date +%s.%N) $((a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7] + a[8])) $((a[4] + a[5])) \
-$((f[11] + f[12])) $(children_cs)"
+    f=($st)
+    times >"$TMP/times"
+    cli=$(awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, x, /[ms]/); t += x[1] * 60 + x[2] }
+                         printf "%.3f", t }' "$TMP/times")
+    SNAP=("$(date +%s.%N)" $((a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7] + a[8])) $((a[4] + a[5]))
+          $((f[11] + f[12])) "$cli")
 }
-PHASE_SNAP=
-phase_begin() { PHASE_SNAP=$(cpu_snap); }
+PHASE_SNAP=()
+phase_begin() { cpu_snap; PHASE_SNAP=("${SNAP[@]}"); }
 phase_end() { # SERVER PHASE: R[srv.phase.cpu_srv|cpu_cli|cpu_all] in % of one core
     local b e
-    read -r -a b <<<"$PHASE_SNAP"
-    read -r -a e <<<"$(cpu_snap)"
+    cpu_snap
+    b=("${PHASE_SNAP[@]}")
+    e=("${SNAP[@]}")
     local vals
     vals=$(awk -v w0="${b[0]}" -v w1="${e[0]}" -v t0="${b[1]}" -v t1="${e[1]}" -v i0="${b[2]}" -v i1="${e[2]}" \
         -v s0="${b[3]}" -v s1="${e[3]}" -v c0="${b[4]}" -v c1="${e[4]}" -v tck="$TCK" -v n="$(nproc)" 'BEGIN {
         w = w1 - w0; if (w <= 0) w = 1
-        printf "%.0f %.0f %.0f", 100 * (s1 - s0) / tck / w, (c1 - c0) / w,
+        printf "%.0f %.0f %.0f", 100 * (s1 - s0) / tck / w, 100 * (c1 - c0) / w,
                (t1 > t0) ? n * 100 * ((t1 - t0) - (i1 - i0)) / (t1 - t0) : 0 }')
     read -r R[$1.$2.cpu_srv] R[$1.$2.cpu_cli] R[$1.$2.cpu_all] <<<"$vals"
 }
@@ -278,7 +284,7 @@ bench_server() { # NAME: the server is already running (SERVER_PID, PORT)
     [ "$records" -ge "$acked" ] ||
         NOTES+=("$srv: read back $records records but wrk saw $acked acknowledged: records lost?")
     case ",$shards," in *,0,*) NOTES+=("$srv: a shard got no records ($shards)") ;; esac
-    [ "$srv" = tidepool ] && R[$srv.data_mb]=$(du -sm "$TMP/tidepool-data" | cut -f1)
+    [ "$srv" = tidepool ] && [ -d "$TMP/tidepool-data" ] && R[$srv.data_mb]=$(du -sm "$TMP/tidepool-data" | cut -f1)
     sleep 1
     R[$srv.rss_end]=$(rss_kb "$SERVER_PID")
     stop_pid "$SERVER_PID"
@@ -288,7 +294,8 @@ bench_server() { # NAME: the server is already running (SERVER_PID, PORT)
 # ---- run ----
 BUSY=$(cpu_busy 1)
 log "CPU busy before start (other processes): ${BUSY}%"
-[ "$BUSY" -gt 15 ] && NOTES+=("the machine was ${BUSY}% busy before the run: other processes skew the numbers")
+WARNINGS=()
+[ "$BUSY" -gt 15 ] && WARNINGS+=("the machine was ${BUSY}% busy before the run: other processes skew the numbers")
 
 log "tidepool: startup time"
 R[tidepool.start_mem]=$("$KLOAD" startup 10 "tidepool ready on" -- "$TIDEPOOL" serve --port 0 --in-memory) ||
@@ -296,8 +303,9 @@ R[tidepool.start_mem]=$("$KLOAD" startup 10 "tidepool ready on" -- "$TIDEPOOL" s
 R[tidepool.start_data]=$("$KLOAD" startup 10 "tidepool ready on" -- "$TIDEPOOL" serve --port 0 \
     --data "$TMP/start-%RUN%") || fail "tidepool --data did not start"
 
-log "tidepool: starting ($TIDEPOOL serve --port 0 --data $TMP/tidepool-data)"
-start_server tidepool "tidepool ready on" "$TIDEPOOL" serve --port 0 --data "$TMP/tidepool-data"
+[ ${#TP_STORE[@]} -eq 0 ] && TP_STORE=(--data "$TMP/tidepool-data")
+log "tidepool: starting ($TIDEPOOL serve --port 0 ${TP_STORE[*]})"
+start_server tidepool "tidepool ready on" "$TIDEPOOL" serve --port 0 "${TP_STORE[@]}"
 R[tidepool.data_mb]=n/a
 bench_server tidepool
 
@@ -333,7 +341,11 @@ echo "tidepool Kinesis benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs 
 echo "command: $CMDLINE   (tidepool $("$TIDEPOOL" --version | awk '{print $2}'), git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo '+dirty'); kinesalite $KINESALITE_VERSION on node $(node --version 2>/dev/null || echo '?'))"
 echo "load: wrk $WRK_THREADS threads / $CONNS connections / ${DURATION}s per phase; GetRecords by bench/kload.c, $READERS readers."
 echo "NOTE: the load generator runs on the same $(nproc) cores as the server; the server gets at most what the client leaves."
-echo "tidepool: --data on $(df -P "$TMP" | awk 'NR==2 {print $1}') (SQLite WAL); kinesalite: default in-memory store (memdown)."
+if [ "${TP_STORE[0]}" = --in-memory ]; then
+    echo "tidepool: --in-memory (SQLite on /dev/shm, synchronous=OFF); kinesalite: default in-memory store (memdown)."
+else
+    echo "tidepool: --data on $(df -P "$TMP" | awk 'NR==2 {print $1}') (SQLite WAL, synchronous=NORMAL); kinesalite: default in-memory store (memdown)."
+fi
 echo "CPU busy before the run (other processes): ${BUSY}%"
 echo
 printf "| %-44s | %12s | %12s | %8s |\n" metric tidepool kinesalite ratio
@@ -396,9 +408,14 @@ echo "exact load commands (\$TMP = the run's temp dir, PORT = the server's):"
 for c in "${WRK_CMDS[@]}"; do echo "  $c"; done | sed "s/127.0.0.1:[0-9]*/127.0.0.1:PORT/" | awk '!seen[$0]++'
 echo "  $KLOAD_CMD"
 echo "  \$TMP/kload startup 10 'tidepool ready on' -- $TIDEPOOL serve --port 0 --in-memory   (and --data \$TMP/start-N)"
+if [ ${#WARNINGS[@]} -gt 0 ]; then
+    echo
+    echo "warnings:"
+    for n in "${WARNINGS[@]}"; do echo "  - $n"; done
+fi
 if [ ${#NOTES[@]} -gt 0 ]; then
     echo
-    echo "problems:"
+    echo "PROBLEMS (the numbers above are not valid):"
     for n in "${NOTES[@]}"; do echo "  - $n"; done
 fi
 if [ "$PERF" = 1 ]; then
@@ -407,7 +424,7 @@ if [ "$PERF" = 1 ]; then
         echo
         echo "perf: tidepool during $ph, top functions by self time (with perf attached, so that phase ran slower):"
         perf report -i "$TMP/perf.$ph.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
-            grep -E '^ +[0-9.]+%' | head -20
+            awk '/^ +[0-9.]+%/ && n++ < 20 { sub(/ +- +- *$/, ""); print }' || true
     done
 fi
 [ ${#NOTES[@]} -eq 0 ]

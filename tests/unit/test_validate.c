@@ -1,0 +1,110 @@
+/* The validation engine against AWS's texts: SerializationException type
+ * messages, "N validation error(s) detected: ..." with lower-first member
+ * paths, list element paths, blob renderings and the 10-error cap. */
+#include "server/validate.h"
+#include "tests/unit/check.h"
+
+#include <stdlib.h>
+
+static const char *const MODES[] = {"PROVISIONED", "ON_DEMAND", NULL};
+static const struct v_rule ENTRY[] = {
+    {.name = "Data", .type = VT_BLOB, .flags = V_NOT_NULL | V_LEN_MAX, .len_max = 4},
+    {.name = "PartitionKey", .type = VT_STRING, .flags = V_NOT_NULL | V_LEN_MIN | V_LEN_MAX, .len_min = 1, .len_max = 3},
+    {0}};
+static const struct v_rule ENTRY_MEMBER = {.name = "member", .type = VT_STRUCT, .children = ENTRY};
+static const struct v_rule RULES[] = {
+    {.name = "StreamName", .type = VT_STRING, .flags = V_LEN_MIN | V_LEN_MAX, .len_min = 1, .len_max = 8,
+     .pattern = "[a-zA-Z0-9_.-]+", .ere = "[a-zA-Z0-9_.-]+"},
+    {.name = "Limit", .type = VT_INT, .flags = V_MIN | V_MAX, .min = 1, .max = 10},
+    {.name = "Mode", .type = VT_STRING, .enums = MODES},
+    {.name = "Flag", .type = VT_BOOL},
+    {.name = "Records", .type = VT_LIST, .flags = V_LEN_MIN | V_LEN_MAX, .len_min = 1, .len_max = 2,
+     .member = &ENTRY_MEMBER, .member_str = "Entry@1"},
+    {0}};
+
+static enum v_result run(const char *json, char *msg)
+{
+    cJSON *in = cJSON_Parse(json);
+    CHECK(in);
+    enum v_result r = validate_request(in, RULES, msg, VALIDATE_MSG_MAX);
+    cJSON_Delete(in);
+    return r;
+}
+
+static void expect(const char *json, enum v_result want, const char *text)
+{
+    char *msg = malloc(VALIDATE_MSG_MAX);
+    CHECK(msg);
+    msg[0] = 0;
+    CHECK(run(json, msg) == want);
+    if (text)
+        CHECK_STREQ(msg, text);
+    free(msg);
+}
+
+int main(void)
+{
+    expect("{}", V_OK, NULL);
+    expect("{\"StreamName\":\"ok\",\"Limit\":10,\"Mode\":\"ON_DEMAND\",\"Unknown\":[1]}", V_OK, NULL);
+
+    /* types first, with Coral's texts */
+    expect("{\"StreamName\":1}", V_SERIALIZATION, "class java.math.BigDecimal can not be converted to an String");
+    expect("{\"StreamName\":true}", V_SERIALIZATION, "class java.lang.Boolean can not be converted to an String");
+    expect("{\"Limit\":\"x\"}", V_SERIALIZATION, "class java.lang.String can not be converted to an Integer");
+    expect("{\"Flag\":\"yes\"}", V_SERIALIZATION, "'YES' can not be converted to an Boolean");
+    expect("{\"Records\":{}}", V_SERIALIZATION, "Start of structure or map found where not expected.");
+    expect("{\"Records\":\"x\"}", V_SERIALIZATION, "Expected list or null");
+    expect("{\"StreamName\":[]}", V_SERIALIZATION, "Start of list found where not expected");
+    expect("{\"Records\":[{\"Data\":\"abc\",\"PartitionKey\":\"k\"}]}", V_SERIALIZATION,
+           "'abc' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 bytes but found: 3");
+    expect("{\"Records\":[{\"Data\":\"ab!=\",\"PartitionKey\":\"k\"}]}", V_SERIALIZATION,
+           "'ab!=' can not be converted to a Blob: Invalid Base64 character: '!'");
+    expect("{\"Records\":[{\"Data\":\"YR==\",\"PartitionKey\":\"k\"}]}", V_SERIALIZATION,
+           "'YR==' can not be converted to a Blob: Invalid last non-pad Base64 character dectected");
+
+    /* constraints */
+    expect("{\"StreamName\":\"a b\"}", V_VALIDATION,
+           "1 validation error detected: Value 'a b' at 'streamName' failed to satisfy constraint: "
+           "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+");
+    expect("{\"StreamName\":\"\"}", V_VALIDATION,
+           "2 validation errors detected: Value '' at 'streamName' failed to satisfy constraint: "
+           "Member must have length greater than or equal to 1; Value '' at 'streamName' failed to satisfy "
+           "constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+");
+    expect("{\"Limit\":11}", V_VALIDATION,
+           "1 validation error detected: Value '11' at 'limit' failed to satisfy constraint: "
+           "Member must have value less than or equal to 10");
+    expect("{\"Mode\":\"X\"}", V_VALIDATION,
+           "1 validation error detected: Value 'X' at 'mode' failed to satisfy constraint: "
+           "Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]");
+    /* list elements: paths records.N.member.x, blobs as Java buffers, nulls */
+    expect("{\"Records\":[{\"Data\":\"YWJjZGU=\",\"PartitionKey\":\"k\"},{\"PartitionKey\":\"kkkk\"}]}", V_VALIDATION,
+           "3 validation errors detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=5 cap=5]' at "
+           "'records.1.member.data' failed to satisfy constraint: Member must have length less than or equal to 4; "
+           "Value null at 'records.2.member.data' failed to satisfy constraint: Member must not be null; "
+           "Value 'kkkk' at 'records.2.member.partitionKey' failed to satisfy constraint: "
+           "Member must have length less than or equal to 3");
+    expect("{\"Records\":[{\"Data\":\"\",\"PartitionKey\":\"k\"},{\"Data\":\"\",\"PartitionKey\":\"k\"},"
+           "{\"Data\":\"\",\"PartitionKey\":\"k\"}]}", V_VALIDATION,
+           "1 validation error detected: Value '[Entry@1, Entry@1, Entry@1]' at 'records' failed to satisfy "
+           "constraint: Member must have length less than or equal to 2");
+    /* at most 10 errors are reported */
+    char big[2048] = "{\"Records\":[";
+    for (int i = 0; i < 12; i++)
+        strcat(big, i ? ",{}" : "{}");
+    strcat(big, "]}");
+    char *msg = malloc(VALIDATE_MSG_MAX);
+    CHECK(msg && run(big, msg) == V_VALIDATION);
+    CHECK(!strncmp(msg, "10 validation errors detected: ", 31));
+    free(msg);
+
+    /* readers of validated members */
+    cJSON *in = cJSON_Parse("{\"A\":3.9,\"S\":\"x\",\"T\":1459799926.48,\"U\":\"1459799926\"}");
+    CHECK(v_int(in, "A", 0) == 3 && v_int(in, "B", 7) == 7);
+    CHECK_STREQ(v_str(in, "S"), "x");
+    CHECK(v_str(in, "A") == NULL);
+    CHECK(v_time_ms(cJSON_GetObjectItem(in, "T")) == 1459799926480ULL);
+    CHECK(v_time_ms(cJSON_GetObjectItem(in, "U")) == 1459799926000ULL);
+    cJSON_Delete(in);
+    puts("validate: ok");
+    return 0;
+}

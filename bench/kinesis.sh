@@ -3,11 +3,11 @@
 # same machine, one run. See bench/README.md.
 #
 # usage: bench/kinesis.sh [--duration SECONDS] [--single-bytes N] [--perf]
-#                         [--no-kinesalite] [--tidepool PATH]
+#                         [--no-kinesalite] [--in-memory] [--tidepool PATH]
 #
 #   --duration S       length of each wrk phase (default 10)
 #   --single-bytes N   PutRecord record size (default 1024; peers.md §6 used 75)
-#   --perf             also `perf record` tidepool during its PutRecords phase
+#   --perf             also `perf record` tidepool during each of its phases
 #                      and print the top functions (perturbs the numbers a bit)
 #   --no-kinesalite    tidepool only
 #   --in-memory        run tidepool with --in-memory (SQLite on /dev/shm,
@@ -42,7 +42,7 @@ while [ $# -gt 0 ]; do
     --no-kinesalite) KINESALITE=0; shift ;;
     --in-memory) TP_STORE=(--in-memory); shift ;;
     --tidepool) TIDEPOOL=$2; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "kinesis.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -61,6 +61,7 @@ AUTH='AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/kinesis/aws4_request, 
 TMP=$(mktemp -d /tmp/tidepool-bench.XXXXXX)
 SERVER_PID=
 PERF_PID=
+CHILD_PID=
 CUR_SRV=
 
 fail() { echo "kinesis.sh: FAIL: $*" >&2; exit 1; }
@@ -79,12 +80,25 @@ stop_pid() { # pid: SIGTERM, wait up to 5 s, then SIGKILL
 }
 
 cleanup() {
+    [ -n "$CHILD_PID" ] && { kill -TERM "$CHILD_PID" 2>/dev/null || true; wait "$CHILD_PID" 2>/dev/null || true; }
     [ -n "$PERF_PID" ] && { kill -INT "$PERF_PID" 2>/dev/null || true; wait "$PERF_PID" 2>/dev/null || true; }
     [ -n "$SERVER_PID" ] && stop_pid "$SERVER_PID"
     rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# run_child CMD...: runs a load generator in the background and waits for it,
+# so that SIGINT/SIGTERM reach the trap at once (bash defers traps while a
+# foreground child runs) and cleanup can stop it.
+run_child() {
+    "$@" &
+    CHILD_PID=$!
+    local rc=0
+    wait "$CHILD_PID" || rc=$?
+    CHILD_PID=
+    return $rc
+}
 
 # ---- prerequisites ----
 for t in wrk gcc python3 curl; do
@@ -96,6 +110,10 @@ if [ ! -x "$TIDEPOOL" ]; then
     cmake --build "$ROOT/build" -j2 --target tidepool >/dev/null
 fi
 [ -x "$TIDEPOOL" ] || fail "no tidepool binary at $TIDEPOOL"
+# run a private copy: others may rebuild build/tidepool while this runs
+TIDEPOOL_SRC=$TIDEPOOL
+cp "$TIDEPOOL" "$TMP/tidepool"
+TIDEPOOL="$TMP/tidepool"
 gcc -O2 -Wall -pthread -o "$TMP/kload" "$BENCH/kload.c" || fail "cannot build bench/kload.c"
 KLOAD="$TMP/kload"
 KL_CLI="$BENCH/node_modules/kinesalite/cli.js"
@@ -226,7 +244,7 @@ run_wrk() {
     log "$srv: $phase (${DURATION}s, $CONNS connections)"
     perf_begin "$phase"
     phase_begin
-    BENCH_TARGET=$target BENCH_FILES="$TMP/bodies/$prefix" BENCH_COUNT=$count "${cmd[@]}" \
+    BENCH_TARGET=$target BENCH_FILES="$TMP/bodies/$prefix" BENCH_COUNT=$count run_child "${cmd[@]}" \
         >"$TMP/$srv.$phase.wrk" 2>&1 || fail "wrk failed: $(cat "$TMP/$srv.$phase.wrk")"
     phase_end "$srv" "$phase"
     perf_end
@@ -265,7 +283,7 @@ bench_server() { # NAME: the server is already running (SERVER_PID, PORT)
     KLOAD_CMD="\$TMP/kload getrecords PORT $STREAM $SHARDS $READERS $READ_LIMIT 60"
     perf_begin get
     phase_begin
-    "$KLOAD" getrecords "$PORT" "$STREAM" "$SHARDS" "$READERS" "$READ_LIMIT" 60 \
+    run_child "$KLOAD" getrecords "$PORT" "$STREAM" "$SHARDS" "$READERS" "$READ_LIMIT" 60 \
         >"$TMP/$srv.kload.out" 2>"$TMP/$srv.kload.err" ||
         NOTES+=("$srv GetRecords: $(cat "$TMP/$srv.kload.err") [$(cat "$TMP/$srv.kload.out")]")
     phase_end "$srv" get
@@ -338,7 +356,7 @@ tp_data=$(median "$(v tidepool.start_data)")
 kl_start=$(median "$(v kinesalite.start_mem)")
 echo
 echo "tidepool Kinesis benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))"
-echo "command: $CMDLINE   (tidepool $("$TIDEPOOL" --version | awk '{print $2}'), git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo '+dirty'); kinesalite $KINESALITE_VERSION on node $(node --version 2>/dev/null || echo '?'))"
+echo "command: $CMDLINE   (tidepool $("$TIDEPOOL" --version | awk '{print $2}') = copy of $TIDEPOOL_SRC, git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo '+dirty'); kinesalite $KINESALITE_VERSION on node $(node --version 2>/dev/null || echo '?'))"
 echo "load: wrk $WRK_THREADS threads / $CONNS connections / ${DURATION}s per phase; GetRecords by bench/kload.c, $READERS readers."
 echo "NOTE: the load generator runs on the same $(nproc) cores as the server; the server gets at most what the client leaves."
 if [ "${TP_STORE[0]}" = --in-memory ]; then
@@ -407,7 +425,7 @@ echo
 echo "exact load commands (\$TMP = the run's temp dir, PORT = the server's):"
 for c in "${WRK_CMDS[@]}"; do echo "  $c"; done | sed "s/127.0.0.1:[0-9]*/127.0.0.1:PORT/" | awk '!seen[$0]++'
 echo "  $KLOAD_CMD"
-echo "  \$TMP/kload startup 10 'tidepool ready on' -- $TIDEPOOL serve --port 0 --in-memory   (and --data \$TMP/start-N)"
+echo "  \$TMP/kload startup 10 'tidepool ready on' -- \$TMP/tidepool serve --port 0 --in-memory   (and --data \$TMP/start-N)"
 if [ ${#WARNINGS[@]} -gt 0 ]; then
     echo
     echo "warnings:"

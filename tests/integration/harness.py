@@ -284,14 +284,37 @@ class Server:
         return rc
 
     def cleanup(self):
+        """Stop gracefully and fail if the server did not exit cleanly (exit status 0) or if a
+        sanitizer (ASan/UBSan/LSan build) reported anything during its life."""
+        problems = []
         try:
             if self.proc is not None:
-                self.kill9()
+                rc = self.stop()
+                if rc != 0:
+                    problems.append(f"exit status {rc} after SIGTERM")
+            report = self.sanitizer_report()
+            if report:
+                problems.append("sanitizer report:\n" + report)
         finally:
             if os.environ.get("TIDEPOOL_KEEP_TMP"):
                 sys.stderr.write(f"[harness] kept {self.tmp_root}\n")
             else:
                 shutil.rmtree(self.tmp_root, ignore_errors=True)
+        if problems:
+            raise AssertionError("server: " + "; ".join(problems))
+
+    SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+    def sanitizer_report(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+        hits = [i for i, line in enumerate(text.splitlines()) if any(m in line for m in self.SANITIZER_MARKS)]
+        if not hits:
+            return ""
+        return "\n".join(text.splitlines()[hits[0]:hits[0] + 40])
 
     def log_tail(self, n=40):
         try:

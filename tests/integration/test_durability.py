@@ -121,6 +121,8 @@ class GracefulRestartTest(DurabilityBase):
         k.enable_enhanced_monitoring(StreamName="d4", ShardLevelMetrics=["IncomingBytes"])
         k.start_stream_encryption(StreamName="d1", EncryptionType="KMS", KeyId="alias/aws/kinesis")
         wait_active(k, "d1")
+        k.update_max_record_size(StreamARN=stream_arn("d1"), MaxRecordSizeInKiB=3072)
+        wait_active(k, "d1")
         rng = random.Random(1)
         acked.put_records(k, "d4", [(f"pk{i}", rng.randbytes(rng.randint(0, 3000))) for i in range(300)])
         for i in range(20):
@@ -145,8 +147,10 @@ class GracefulRestartTest(DurabilityBase):
         for s in ("d4", "d1"):
             now = k.describe_stream_summary(StreamName=s)["StreamDescriptionSummary"]
             for field in ("StreamARN", "RetentionPeriodHours", "StreamCreationTimestamp", "EncryptionType",
-                          "KeyId", "EnhancedMonitoring", "OpenShardCount", "StreamModeDetails"):
+                          "KeyId", "EnhancedMonitoring", "OpenShardCount", "StreamModeDetails",
+                          "MaxRecordSizeInKiB"):
                 self.assertEqual(now.get(field), summary_before[s].get(field), f"{s}.{field} after restart")
+        self.assertEqual(summary_before["d1"].get("MaxRecordSizeInKiB"), 3072)
         tags = {t["Key"]: t.get("Value") for t in k.list_tags_for_stream(StreamName="d4")["Tags"]}
         self.assertEqual(tags, {"team": "tide"})
         self.assertNewSequenceNumbersAreHigher(acked, "d4")
@@ -211,71 +215,103 @@ class Kill9Test(DurabilityBase):
         self.assertEqual(self.k.list_streams()["StreamNames"], ["fresh"])
 
     def test_concurrent_writers_during_kill9(self):
+        """Three cycles of: 4 writer threads (PutRecord and 10-record PutRecords) on two streams,
+        SIGKILL after a random 0.3-1.5 s, restart on the same data directory, check."""
         create_stream(self.k, "conc", 4)
         create_stream(self.k, "conc1", 1)
-        acked = Acked()
-        attempted = {}  # (pk) -> data, everything any writer tried to write
-        attempted_lock = threading.Lock()
-        stop = threading.Event()
-        errors = []
-        endpoint_client = self.server.client
-        server_alive = self.server.alive
+        acked, attempted = Acked(), {}
+        rng = random.Random(42)
+        for cycle in range(3):
+            w = Writers(self.server, ["conc", "conc1"], acked, attempted, seed=cycle)
+            w.start()
+            time.sleep(rng.uniform(0.3, 1.5))
+            w.stop.set()  # set first: errors after this point are the kill's, not the server's
+            self.server.kill9()
+            w.join()
+            self.assertEqual(w.errors, [], f"cycle {cycle}: writers got error responses while the server was up")
+            self.server.start()
+            self.k = self.server.client()
+            self.check_after_crash(acked, attempted, ["conc", "conc1"])
+        self.assertGreater(len(acked.records), 60, "too few acknowledged writes for the test to mean anything")
+        sys.stderr.write(f"[3 kill cycles: {len(acked.records)} acknowledged records all present] ")
+        self.assertNewSequenceNumbersAreHigher(acked, "conc")
+        self.assertNewSequenceNumbersAreHigher(acked, "conc1")
 
-        def writer(wid):
-            client = endpoint_client(read_timeout=10)
-            rng = random.Random(wid)
-            n = 0
-            while not stop.is_set():
-                stream = "conc" if wid % 2 == 0 else "conc1"
-                try:
-                    if n % 3 == 2:
-                        batch = []
-                        for j in range(10):
-                            pk = f"w{wid}-{n}-{j}"
-                            batch.append((pk, rng.randbytes(rng.randint(0, 1500))))
-                        with attempted_lock:
-                            attempted.update(batch)
-                        acked.put_records(client, stream, batch)
-                    else:
-                        pk, data = f"w{wid}-{n}", rng.randbytes(rng.randint(0, 1500))
-                        with attempted_lock:
-                            attempted[pk] = data
-                        acked.put_record(client, stream, pk, data)
-                except AssertionError as e:
-                    errors.append(str(e))
-                    return
-                except ClientError as e:
-                    if not stop.is_set() and server_alive():
-                        errors.append(repr(e))  # an error answer while the server is up is a bug
-                    return
-                except Exception:
-                    return  # connection refused/reset once the server is killed: expected
-                n += 1
-
-        threads = [threading.Thread(target=writer, args=(i,), daemon=True) for i in range(4)]
-        for t in threads:
-            t.start()
-        time.sleep(1.5)
-        self.server.kill9()
-        stop.set()
-        for t in threads:
-            t.join(timeout=30)
-        self.assertEqual(errors, [], "writers got error responses while the server was up")
-        self.assertGreater(len(acked.records), 20, "too few acknowledged writes for the test to mean anything")
-        acked_snapshot = Acked()
-        acked_snapshot.records = dict(acked.records)
-
-        self.server.start()
-        self.k = self.server.client()
-        found = read_everything(self.k, ["conc", "conc1"])
-        self.assertAllAckedPresent(acked_snapshot, found)
+    def check_after_crash(self, acked, attempted, streams):
+        snapshot = Acked()
+        snapshot.records = dict(acked.records)
+        found = read_everything(self.k, streams)
+        self.assertAllAckedPresent(snapshot, found)
         for key, (pk, data, _) in found.items():
             self.assertIn(pk, attempted, f"record {key} has a partition key no writer sent")
             self.assertEqual(data, attempted[pk], f"record {key} data is not what was sent (torn write?)")
         pks = [v[0] for v in found.values()]
         self.assertEqual(len(pks), len(set(pks)), "a record was stored twice")
-        sys.stderr.write(f"[acked {len(acked_snapshot.records)}, found {len(found)}] ")
-        self.assertNewSequenceNumbersAreHigher(acked_snapshot, "conc")
+
+    def test_sigterm_under_concurrent_writes(self):
+        create_stream(self.k, "term", 2)
+        acked, attempted = Acked(), {}
+        w = Writers(self.server, ["term"], acked, attempted, seed=7)
+        w.start()
+        time.sleep(0.8)
+        w.stop.set()
+        t0 = time.monotonic()
+        rc = self.server.stop()  # one SIGTERM, then waits up to 10 s
+        w.join()
+        self.assertEqual(rc, 0, "SIGTERM with requests in flight must still exit 0\n" + self.server.log_tail())
+        self.assertLess(time.monotonic() - t0, 10)
+        self.assertEqual(w.errors, [])
+        self.assertGreater(len(acked.records), 10)
+        self.server.start()
+        self.k = self.server.client()
+        self.check_after_crash(acked, attempted, ["term"])
+
+
+class Writers:
+    """Writer threads that record what was attempted and what was acknowledged."""
+
+    def __init__(self, server, streams, acked, attempted, seed, n=4):
+        self.server, self.streams, self.acked, self.attempted = server, streams, acked, attempted
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.errors = []
+        self.threads = [threading.Thread(target=self.run, args=(seed * 100 + i,), daemon=True) for i in range(n)]
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+
+    def join(self):
+        for t in self.threads:
+            t.join(timeout=30)
+
+    def run(self, wid):
+        client = self.server.client(read_timeout=10)
+        rng = random.Random(wid)
+        n = 0
+        while not self.stop.is_set():
+            stream = self.streams[wid % len(self.streams)]
+            try:
+                if n % 3 == 2:
+                    batch = [(f"w{wid}-{n}-{j}", rng.randbytes(rng.randint(0, 1500))) for j in range(10)]
+                    with self.lock:
+                        self.attempted.update(batch)
+                    self.acked.put_records(client, stream, batch)
+                else:
+                    pk, data = f"w{wid}-{n}", rng.randbytes(rng.randint(0, 1500))
+                    with self.lock:
+                        self.attempted[pk] = data
+                    self.acked.put_record(client, stream, pk, data)
+            except AssertionError as e:  # duplicate sequence number acknowledged
+                self.errors.append(str(e))
+                return
+            except ClientError as e:
+                if not self.stop.is_set():
+                    self.errors.append(repr(e))  # an error answer while the server is up is a bug
+                return
+            except Exception:
+                return  # connection refused/reset once the server is gone: expected
+            n += 1
 
 
 class InMemoryTest(DurabilityBase):

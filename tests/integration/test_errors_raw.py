@@ -221,6 +221,64 @@ class ErrorsTest(RawTestCase):
         self.assertIn("at 'streamName'", msg)
         self.assertIn("at 'partitionKey'", msg)
 
+    def test_partition_key_length_counts_unicode_characters(self):
+        # 256 characters (512 UTF-8 bytes) is within 1..256; 257 is not.
+        ok = self.call("PutRecord", {"StreamName": "s", "PartitionKey": "я" * 256, "Data": "AA=="})
+        self.assertEqual(ok.status, 200, ok)
+        bad = self.call("PutRecord", {"StreamName": "s", "PartitionKey": "я" * 257, "Data": "AA=="})
+        self.assertAwsError(bad, "ValidationException",
+                            re.compile(r"^1 validation error detected: Value '.*' at 'partitionKey' failed to satisfy "
+                                       r"constraint: Member must have length less than or equal to 256$"))
+
+    def test_numeric_bounds(self):
+        cases = [
+            ("CreateStream", {"StreamName": "zero", "ShardCount": 0},
+             "1 validation error detected: Value '0' at 'shardCount' failed to satisfy constraint: "
+             "Member must have value greater than or equal to 1"),
+            ("DescribeStream", {"StreamName": "s", "Limit": 0},
+             "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: "
+             "Member must have value greater than or equal to 1"),
+            ("ListStreams", {"Limit": 10001},
+             "1 validation error detected: Value '10001' at 'limit' failed to satisfy constraint: "
+             "Member must have value less than or equal to 10000"),
+            ("ListShards", {"StreamName": "s", "MaxResults": 0},
+             "1 validation error detected: Value '0' at 'maxResults' failed to satisfy constraint: "
+             "Member must have value greater than or equal to 1"),
+            ("ListTagsForStream", {"StreamName": "s", "Limit": 51},
+             "1 validation error detected: Value '51' at 'limit' failed to satisfy constraint: "
+             "Member must have value less than or equal to 50"),
+            ("UpdateMaxRecordSize", {"StreamARN": f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/s",
+                                     "MaxRecordSizeInKiB": 1023},
+             "1 validation error detected: Value '1023' at 'maxRecordSizeInKiB' failed to satisfy constraint: "
+             "Member must have value greater than or equal to 1024"),
+            ("UpdateMaxRecordSize", {"StreamARN": f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/s",
+                                     "MaxRecordSizeInKiB": 10241},
+             "1 validation error detected: Value '10241' at 'maxRecordSizeInKiB' failed to satisfy constraint: "
+             "Member must have value less than or equal to 10240"),
+        ]
+        for op, payload, msg in cases:
+            with self.subTest(op=op, payload=payload):
+                self.assertAwsError(self.call(op, payload), "ValidationException", msg)
+        self.assertNotIn("zero", self.call("ListStreams", {}).json()["StreamNames"])
+
+    def test_chunked_request_body(self):
+        # HTTP/1.1 servers must accept Transfer-Encoding: chunked (RFC 9112 §7.1).
+        import http.client
+        body = json.dumps({"StreamName": "s", "PartitionKey": "chunked", "Data": b64(b"sent in chunks")}).encode()
+        headers = sigv4_headers(self.server.port, body, "Kinesis_20131202.PutRecord")
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
+        try:
+            conn.request("POST", "/", body=iter([body[:10], body[10:30], body[30:]]), headers=headers,
+                         encode_chunked=True)
+            resp = conn.getresponse()
+            data = resp.read()
+        finally:
+            conn.close()
+        self.assertEqual(resp.status, 200, data[:300])
+        seq = json.loads(data)["SequenceNumber"]
+        recs = [r for r in read_shard(self.kinesis, "s", shard_id(0)) if r["SequenceNumber"] == seq]
+        self.assertEqual([r["Data"] for r in recs], [b"sent in chunks"])
+
     def test_missing_required_member(self):
         self.assertAwsError(self.call("PutRecord", {"StreamName": "s", "Data": "AA=="}), "ValidationException")
         self.assertAwsError(self.call("GetShardIterator", {"StreamName": "s", "ShardId": shard_id(0)}),

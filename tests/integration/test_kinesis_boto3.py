@@ -222,6 +222,49 @@ class RecordsTest(ServerTestCase):
         self.assertEqual(again["MillisBehindLatest"], 0)
         self.assertTrue(again.get("NextShardIterator"))
 
+    def test_get_records_response_capped_at_10_mib(self):
+        k = self.kinesis
+        create_stream(k, "fat", 1)
+        rng = random.Random(10)
+        blobs = [rng.randbytes(ONE_MIB - 2) for _ in range(12)]
+        for half in (blobs[:6], blobs[6:]):
+            r = k.put_records(StreamName="fat", Records=[{"PartitionKey": "pk", "Data": b} for b in half])
+            self.assertEqual(r.get("FailedRecordCount", 0), 0)
+        it = k.get_shard_iterator(StreamName="fat", ShardId=shard_id(0), ShardIteratorType="TRIM_HORIZON")[
+            "ShardIterator"]
+        first = k.get_records(ShardIterator=it)
+        size = sum(len(r["Data"]) + len(r["PartitionKey"]) for r in first["Records"])
+        self.assertLessEqual(size, 10 * ONE_MIB, "GetRecords returns at most 10 MiB")
+        self.assertGreaterEqual(len(first["Records"]), 1)
+        self.assertLess(len(first["Records"]), 12)
+        self.assertGreater(first["MillisBehindLatest"], -1)
+        rest, _, _ = read_iterator(k, first["NextShardIterator"])
+        self.assertEqual([r["Data"] for r in first["Records"] + rest], blobs)
+
+    def test_stream_name_with_every_allowed_character(self):
+        name = "Az09_.-" + "x" * 121  # 128 characters, all from [a-zA-Z0-9_.-]
+        s = create_stream(self.kinesis, name, 1)
+        self.assertEqual(s["StreamARN"], stream_arn(name))
+        r = self.kinesis.put_record(StreamARN=stream_arn(name), PartitionKey="p", Data=b"ok")
+        self.assertEqual(read_shard(self.kinesis, name, r["ShardId"])[0]["Data"], b"ok")
+
+    def test_millis_behind_latest_positive_when_behind(self):
+        k = self.kinesis
+        create_stream(k, "behind", 1)
+        k.put_record(StreamName="behind", PartitionKey="p", Data=b"old")
+        time.sleep(1.2)
+        k.put_record(StreamName="behind", PartitionKey="p", Data=b"new")
+        it = k.get_shard_iterator(StreamName="behind", ShardId=shard_id(0), ShardIteratorType="TRIM_HORIZON")[
+            "ShardIterator"
+        ]
+        first = k.get_records(ShardIterator=it, Limit=1)
+        self.assertEqual([r["Data"] for r in first["Records"]], [b"old"])
+        self.assertGreater(first["MillisBehindLatest"], 0, "a reader one record behind the tip is not caught up")
+        self.assertLess(first["MillisBehindLatest"], 120_000)
+        second = k.get_records(ShardIterator=first["NextShardIterator"], Limit=1)
+        self.assertEqual([r["Data"] for r in second["Records"]], [b"new"])
+        self.assertEqual(second["MillisBehindLatest"], 0)
+
     def test_at_and_after_sequence_number(self):
         sid = self._fullest_shard()
         full = read_shard(self.kinesis, self.BATCH_STREAM, sid)
@@ -559,6 +602,49 @@ class PaginationTest(ServerTestCase):
         self.assertEqual(len(set(flat)), 5)
 
 
+class DefaultPageSizeTest(ServerTestCase):
+    """AWS caps DescribeStream at 100 shards and ListStreams at 100 names per call by default."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        create_stream(cls.kinesis, "wide", 120)
+        cls.names = sorted(["wide"] + [f"n{i:03d}" for i in range(101)])
+        for n in cls.names:
+            if n != "wide":
+                cls.kinesis.create_stream(StreamName=n, ShardCount=1)
+
+    def test_describe_stream_returns_at_most_100_shards(self):
+        d = self.kinesis.describe_stream(StreamName="wide")["StreamDescription"]
+        self.assertEqual(len(d["Shards"]), 100)
+        self.assertTrue(d["HasMoreShards"])
+        d2 = self.kinesis.describe_stream(StreamName="wide", ExclusiveStartShardId=d["Shards"][-1]["ShardId"])[
+            "StreamDescription"]
+        self.assertEqual([s["ShardId"] for s in d["Shards"] + d2["Shards"]], [shard_id(i) for i in range(120)])
+        self.assertFalse(d2["HasMoreShards"])
+        d3 = self.kinesis.describe_stream(StreamName="wide", Limit=10000)["StreamDescription"]
+        self.assertEqual(len(d3["Shards"]), 100, "Limit above 100 still returns at most 100")
+
+    def test_list_shards_returns_all_120(self):
+        r = self.kinesis.list_shards(StreamName="wide")
+        self.assertEqual([s["ShardId"] for s in r["Shards"]], [shard_id(i) for i in range(120)])
+        self.assertNotIn("NextToken", r)
+        got = [(int(s["HashKeyRange"]["StartingHashKey"]), int(s["HashKeyRange"]["EndingHashKey"]))
+               for s in r["Shards"]]
+        self.assertEqual(got, expected_hash_ranges(120))
+
+    def test_list_streams_returns_at_most_100_names(self):
+        for n in self.names:
+            wait_active(self.kinesis, n)
+        r = self.kinesis.list_streams()
+        self.assertEqual(r["StreamNames"], self.names[:100])
+        self.assertTrue(r["HasMoreStreams"])
+        r2 = self.kinesis.list_streams(ExclusiveStartStreamName=r["StreamNames"][-1])
+        self.assertEqual(r2["StreamNames"], self.names[100:])
+        self.assertFalse(r2["HasMoreStreams"])
+        self.assertEqual(len(self.kinesis.list_streams(Limit=10000)["StreamNames"]), 100)
+
+
 class StreamManagementTest(ServerTestCase):
     """Control plane: create/delete, modes, tags, retention, encryption, monitoring, limits."""
 
@@ -590,6 +676,30 @@ class StreamManagementTest(ServerTestCase):
         self.assertEqual(got, expected_hash_ranges(4))
         summaries = {x["StreamName"]: x for x in k.list_streams()["StreamSummaries"]}
         self.assertEqual(summaries["ondemand"]["StreamModeDetails"], {"StreamMode": "ON_DEMAND"})
+
+    def test_concurrent_create_of_one_name_has_one_winner(self):
+        import threading
+
+        results, lock = [], threading.Lock()
+
+        def create():
+            c = self.server.client()
+            try:
+                c.create_stream(StreamName="race", ShardCount=2)
+                out = "ok"
+            except ClientError as e:
+                out = e.response["Error"]["Code"]
+            with lock:
+                results.append(out)
+
+        threads = [threading.Thread(target=create) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        self.assertEqual(sorted(results), ["ResourceInUseException"] * 7 + ["ok"])
+        self.assertEqual(wait_active(self.kinesis, "race")["OpenShardCount"], 2)
+        self.assertEqual(self.kinesis.list_streams()["StreamNames"].count("race"), 1)
 
     def test_create_duplicate_is_resource_in_use(self):
         create_stream(self.kinesis, "dup", 1)
@@ -626,6 +736,28 @@ class StreamManagementTest(ServerTestCase):
         self.assertNotIn("gone", k.list_streams()["StreamNames"])
         create_stream(k, "gone", 2)
         self.assertEqual(read_shard(k, "gone", shard_id(0)), [], "a recreated stream must not show old records")
+
+    def test_iterator_of_deleted_stream_never_reads_the_new_stream(self):
+        k = self.kinesis
+        create_stream(k, "reborn", 1)
+        k.put_record(StreamName="reborn", PartitionKey="p", Data=b"first-life")
+        old_it = k.get_shard_iterator(StreamName="reborn", ShardId=shard_id(0), ShardIteratorType="TRIM_HORIZON")[
+            "ShardIterator"
+        ]
+        k.delete_stream(StreamName="reborn")
+        wait_gone(k, "reborn")
+        with self.assertRaises(ClientError) as cm:
+            k.get_records(ShardIterator=old_it)
+        self.assertIn(cm.exception.response["Error"]["Code"],
+                      ("ResourceNotFoundException", "InvalidArgumentException", "ExpiredIteratorException"))
+        create_stream(k, "reborn", 1)
+        k.put_record(StreamName="reborn", PartitionKey="p", Data=b"second-life")
+        try:
+            recs = read_iterator(k, old_it)[0]
+        except ClientError:
+            return  # rejecting an iterator of the deleted stream is what AWS does
+        self.assertNotIn(b"first-life", [r["Data"] for r in recs])
+        self.assertEqual([r["Data"] for r in recs], [], "an iterator of a deleted stream read the new stream")
 
     def test_tags_via_both_apis(self):
         k = self.kinesis

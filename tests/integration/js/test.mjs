@@ -28,7 +28,7 @@ import {
   GetShardIteratorCommand,
   GetRecordsCommand,
 } from "@aws-sdk/client-kinesis";
-import { NodeHttpHandler } from "@smithy/node-http-handler";
+import { NodeHttpHandler, NodeHttp2Handler } from "@smithy/node-http-handler";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, "..", "..", "..");
@@ -165,7 +165,7 @@ test("the SDK's default Kinesis request handler is NodeHttp2Handler", () => {
   assert.equal(handler.metadata?.handlerProtocol, "h2");
 });
 
-test("CreateStream (4 shards), PutRecords 500, ListShards, read back byte-identical over HTTP/2", async () => {
+test("CreateStream (4 shards), PutRecords 500, ListShards, read back byte-identical over HTTP/2", async (t) => {
   const h2RequestsBefore = h2.requests;
   let calls = 0;
   const send = (cmd) => {
@@ -231,7 +231,7 @@ test("CreateStream (4 shards), PutRecords 500, ListShards, read back byte-identi
   assert.ok(h2.sessions.length >= 1, "no HTTP/2 session was opened");
   for (const s of h2.sessions) assert.equal(s.alpnProtocol, "h2c", "cleartext HTTP/2 with prior knowledge");
   assert.ok(h2.requests - h2RequestsBefore >= calls, `only ${h2.requests - h2RequestsBefore} HTTP/2 requests for ${calls} calls`);
-  console.log(`# protocol: HTTP/2 cleartext (h2c), ${h2.sessions.length} session(s), ${h2.requests} request(s)`);
+  t.diagnostic(`protocol: HTTP/2 cleartext (h2c), ${h2.sessions.length} session(s), ${h2.requests} request(s)`);
 });
 
 test("ResourceNotFoundException carries AWS's name, message, status and request id", async () => {
@@ -246,6 +246,41 @@ test("ResourceNotFoundException carries AWS's name, message, status and request 
       return true;
     },
   );
+});
+
+test("many concurrent requests multiplexed on one HTTP/2 connection", async (t) => {
+  // The default handler opens one session per request (disableConcurrentStreams: true); Java's
+  // Netty client and others multiplex, which the server must handle too.
+  const mux = newClient({ requestHandler: new NodeHttp2Handler({ disableConcurrentStreams: false }) });
+  try {
+    await mux.send(new CreateStreamCommand({ StreamName: "js-mux", ShardCount: 2 }));
+    await waitActive("js-mux");
+    const payloads = Array.from({ length: 40 }, (_, i) => new Uint8Array(randomBytes(1000 + i * 997)));
+    const sessionsBefore = h2.sessions.length;
+    const requestsBefore = h2.requests;
+    const puts = await Promise.all(
+      payloads.map((Data, i) =>
+        mux.send(new PutRecordsCommand({ StreamName: "js-mux", Records: [{ PartitionKey: `m${i}`, Data }] })),
+      ),
+    );
+    const newSessions = h2.sessions.length - sessionsBefore;
+    assert.equal(h2.requests - requestsBefore, 40);
+    assert.ok(newSessions <= 1, `40 concurrent calls opened ${newSessions} sessions: not multiplexed`);
+    t.diagnostic(`multiplexing: 40 concurrent requests over ${newSessions} new session(s)`);
+    assert.ok(puts.every((p) => (p.FailedRecordCount ?? 0) === 0));
+    const sent = new Map(puts.map((p, i) => [p.Records[0].SequenceNumber, payloads[i]]));
+    assert.equal(sent.size, 40);
+    let read = 0;
+    for (const shardId of ["shardId-000000000000", "shardId-000000000001"]) {
+      for (const r of await readShard("js-mux", shardId)) {
+        assert.ok(Buffer.from(r.Data).equals(Buffer.from(sent.get(r.SequenceNumber))), "multiplexed data mixed up");
+        read += 1;
+      }
+    }
+    assert.equal(read, 40);
+  } finally {
+    mux.destroy();
+  }
 });
 
 test("the same server also answers the SDK over HTTP/1.1 (NodeHttpHandler)", async () => {

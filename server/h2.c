@@ -9,6 +9,7 @@
  * flow control going. A worker touches only its job; it hands the finished job
  * back through a mutex-guarded queue and a wake-up pipe, and the connection
  * thread submits the response if the stream still exists. */
+#define _GNU_SOURCE /* pipe2 */
 #include "server/h2.h"
 #include "server/request.h"
 
@@ -155,7 +156,7 @@ static void run_job(struct h2_job *job)
     char *query;
 
     if (job->method == NULL || job->path == NULL) {
-        job->rs.status = 400; /* nghttp2 validates pseudo-headers; belt and braces */
+        job->rs.status = 400; /* CONNECT, the one method nghttp2 lets through without :path */
         return;
     }
     query = strchr(job->path, '?');
@@ -232,18 +233,28 @@ static ssize_t read_body(nghttp2_session *session, int32_t stream_id, uint8_t *b
     return (ssize_t)length;
 }
 
-/* Headers that are meaningless or forbidden in HTTP/2 (RFC 9113 8.2.2); a peer
- * such as node treats them as a protocol error. Content-length is computed
- * here, except for HEAD where only the router knows the size. */
-static int skip_response_header(const struct h2_job *job, const char *name)
+/* Headers that are forbidden in HTTP/2 (RFC 9113 8.2.2) — a peer such as node
+ * treats them as a protocol error — and content-length, which is set here. */
+static int skip_response_header(const char *name)
 {
-    static const char *const hop[] = {"connection", "keep-alive", "proxy-connection",
-                                      "transfer-encoding", "upgrade"};
+    static const char *const skip[] = {"connection", "keep-alive", "proxy-connection",
+                                       "transfer-encoding", "upgrade", "content-length"};
 
-    for (size_t i = 0; i < sizeof hop / sizeof hop[0]; i++)
-        if (strcasecmp(name, hop[i]) == 0)
+    for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
+        if (strcasecmp(name, skip[i]) == 0)
             return 1;
-    return !job->head && strcasecmp(name, "content-length") == 0;
+    return 0;
+}
+
+/* For HEAD the router may state the length of the body it did not produce
+ * (as S3 does); otherwise the length is that of the body. */
+static unsigned long long content_length(const struct h2_job *job)
+{
+    if (job->head)
+        for (size_t i = 0; i < job->rs.n_headers; i++)
+            if (strcasecmp(job->rs.headers[i].name, "content-length") == 0)
+                return strtoull(job->rs.headers[i].value, NULL, 10);
+    return job->rs.body_len;
 }
 
 static nghttp2_nv make_nv(const char *name, const char *value)
@@ -261,7 +272,6 @@ static int submit_response(struct h2_conn *c, struct h2_job *job)
     nghttp2_data_provider prd = {.source.ptr = job, .read_callback = read_body};
     char status[8], clen[24];
     int code = job->rs.status;
-    int bodyless = job->head || code == 204 || code == 304;
     size_t n = 0;
 
     if (code < 200 || code > 599)
@@ -269,14 +279,15 @@ static int submit_response(struct h2_conn *c, struct h2_job *job)
     snprintf(status, sizeof status, "%d", code);
     nva[n++] = make_nv(":status", status);
     for (size_t i = 0; i < job->rs.n_headers; i++)
-        if (!skip_response_header(job, job->rs.headers[i].name))
+        if (!skip_response_header(job->rs.headers[i].name))
             nva[n++] = make_nv(job->rs.headers[i].name, job->rs.headers[i].value);
-    if (!bodyless) {
-        snprintf(clen, sizeof clen, "%zu", job->rs.body_len);
-        nva[n++] = make_nv("content-length", clen);
-    }
+    /* 204 and 304 have neither a body nor a length (RFC 9110 8.6). */
+    if (code == 204 || code == 304)
+        return nghttp2_submit_response(c->session, job->stream_id, nva, n, NULL);
+    snprintf(clen, sizeof clen, "%llu", content_length(job));
+    nva[n++] = make_nv("content-length", clen);
     return nghttp2_submit_response(c->session, job->stream_id, nva, n,
-                                   bodyless || job->rs.body_len == 0 ? NULL : &prd);
+                                   job->head || job->rs.body_len == 0 ? NULL : &prd);
 }
 
 /* Answers 413 while the body is still arriving and forgets what was buffered;
@@ -545,6 +556,12 @@ static int read_some(struct h2_conn *c)
     return nghttp2_session_mem_recv(c->session, c->buf, (size_t)n) >= 0;
 }
 
+static int should_drain(const struct h2_conn *c, int64_t now)
+{
+    return __atomic_load_n(c->stop, __ATOMIC_RELAXED) ||
+           (c->running == 0 && now - c->last_io_ms > IDLE_MS);
+}
+
 static void serve(struct h2_conn *c)
 {
     for (;;) {
@@ -552,7 +569,7 @@ static void serve(struct h2_conn *c)
         struct pollfd pf[2];
         int64_t now = now_ms();
 
-        if (!c->draining && (*c->stop || (c->running == 0 && now - c->last_io_ms > IDLE_MS)))
+        if (!c->draining && should_drain(c, now))
             start_drain(c);
         if (c->draining && now > c->deadline_ms)
             return;
@@ -563,24 +580,14 @@ static void serve(struct h2_conn *c)
         want_write = nghttp2_session_want_write(c->session);
         if (!want_read && !want_write)
             return; /* GOAWAY exchanged and every stream done */
-        pf[0] = (struct pollfd){c->fd, (short)((want_read ? POLLIN : 0) | (want_write ? POLLOUT : 0)), 0};
+        pf[0] = (struct pollfd){c->fd, (short)((want_read ? POLLIN : 0) |
+                                               (want_write ? POLLOUT : 0)), 0};
         pf[1] = (struct pollfd){c->wake[0], POLLIN, 0};
         if (poll(pf, 2, POLL_MS) < 0 && errno != EINTR)
             return;
         if ((pf[0].revents & (POLLIN | POLLHUP | POLLERR)) && !read_some(c))
             return;
     }
-}
-
-static int make_wake_pipe(int fds[2])
-{
-    if (pipe(fds) < 0)
-        return -1;
-    for (int i = 0; i < 2; i++)
-        if (fcntl(fds[i], F_SETFD, FD_CLOEXEC) < 0 ||
-            fcntl(fds[i], F_SETFL, O_NONBLOCK) < 0)
-            return -1;
-    return 0;
 }
 
 /* Workers hold pointers into the connection: wait for all of them. */
@@ -597,34 +604,49 @@ static void wait_workers(struct h2_conn *c)
     pthread_mutex_unlock(&c->mu);
 }
 
-void h2_serve_connection(int fd, const volatile int *stop)
+static struct h2_conn *conn_new(int fd, const volatile int *stop)
 {
     struct h2_conn *c = calloc(1, sizeof *c);
     int flags = fcntl(fd, F_GETFL);
 
     if (c == NULL)
-        goto out;
+        return NULL;
     c->fd = fd;
     c->stop = stop;
     c->last_io_ms = now_ms();
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+        pipe2(c->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
+        free(c);
+        return NULL;
+    }
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cond, NULL);
-    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-        goto out_sync;
-    if (make_wake_pipe(c->wake) < 0)
-        goto out_sync;
-    if (new_session(c) == 0)
-        serve(c);
+    return c;
+}
+
+/* nghttp2_session_del runs no stream-close callbacks: the jobs still attached
+ * to streams are freed from c->jobs. */
+static void conn_free(struct h2_conn *c)
+{
     wait_workers(c);
     while (c->jobs != NULL)
         free_job(c->jobs);
     nghttp2_session_del(c->session);
     close(c->wake[0]);
     close(c->wake[1]);
-out_sync:
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->mu);
-out:
     free(c);
+}
+
+void h2_serve_connection(int fd, const volatile int *stop)
+{
+    struct h2_conn *c = conn_new(fd, stop);
+
+    if (c != NULL) {
+        if (new_session(c) == 0)
+            serve(c);
+        conn_free(c);
+    }
     close(fd);
 }

@@ -12,6 +12,7 @@
  * not stall other connections. Its access handler buffers the body, builds a
  * struct tp_request from the raw request-target (kept by the URI log callback,
  * since MHD hands the handler a decoded path) and calls router_dispatch. */
+#define _GNU_SOURCE /* accept4, pipe2 */
 #include "server/http.h"
 #include "server/h2.h"
 #include "server/request.h"
@@ -53,7 +54,6 @@ struct http_server {
     int wake[2];            /* one byte written by stop, never read: wakes every poll */
     volatile int stop;
     pthread_t acceptor;
-    int acceptor_started;
     struct MHD_Daemon *mhd;
     pthread_mutex_t mu;
     pthread_cond_t cond;    /* signalled when threads or inflight drop */
@@ -187,7 +187,7 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind,
 
     (void)kind;
     if (hl->n == hl->cap)
-        return MHD_NO; /* cannot happen: cap is MHD's own count */
+        return MHD_NO; /* the array was sized by MHD's own count: never overrun it */
     h = &hl->items[hl->n];
     h->name = strdup(key);
     h->value = strdup(value != NULL ? value : "");
@@ -289,9 +289,14 @@ static enum MHD_Result respond(struct MHD_Connection *con, struct h1_req *rq, co
     req.body = rq->body;
     req.body_len = rq->body_len;
     router_dispatch(&req, &rs);
+    /* The response may take a while to send; the upload is not needed for it. */
+    free(rq->body);
+    rq->body = NULL;
+    rq->body_len = rq->body_cap = 0;
     if (rs.status < 200 || rs.status > 599)
         rs.status = 500;
-    resp = build_response(&rs, strcmp(method, MHD_HTTP_METHOD_HEAD) == 0, rq->srv->stop);
+    resp = build_response(&rs, strcmp(method, MHD_HTTP_METHOD_HEAD) == 0,
+                          __atomic_load_n(&rq->srv->stop, __ATOMIC_RELAXED));
     if (resp == NULL)
         goto out;
     ret = MHD_queue_response(con, (unsigned)rs.status, resp);
@@ -365,8 +370,8 @@ static enum conn_kind classify(struct http_server *srv, int fd)
             return CONN_CLOSE;
         if (pf[0].revents == 0)
             continue;
-        n = recv(fd, buf, sizeof buf, MSG_PEEK);
-        if (n < 0 && errno == EINTR)
+        n = recv(fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
             continue;
         if (n <= 0)
             return CONN_CLOSE;
@@ -413,30 +418,32 @@ static void *connection_main(void *arg)
 
 static void accept_one(struct http_server *srv)
 {
-    struct accepted *a = malloc(sizeof *a);
+    struct sockaddr_storage addr;
+    socklen_t addrlen = sizeof addr;
+    struct accepted *a;
     pthread_t t;
     int one = 1;
+    int fd = accept4(srv->listen_fd, (struct sockaddr *)&addr, &addrlen, SOCK_CLOEXEC);
 
-    if (a == NULL)
-        return;
-    a->srv = srv;
-    a->addrlen = sizeof a->addr;
-    a->fd = accept(srv->listen_fd, (struct sockaddr *)&a->addr, &a->addrlen);
-    if (a->fd < 0) {
+    if (fd < 0) {
         /* Out of descriptors or memory: back off rather than spin on poll. */
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
             poll(NULL, 0, 50);
-        free(a);
         return;
     }
-    (void)fcntl(a->fd, F_SETFD, FD_CLOEXEC);
+    a = malloc(sizeof *a);
+    if (a == NULL) {
+        close(fd);
+        return;
+    }
+    *a = (struct accepted){srv, fd, addr, addrlen};
     /* Responses are written whole; small HTTP/2 frames must not wait on Nagle. */
-    (void)setsockopt(a->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     pthread_mutex_lock(&srv->mu);
     srv->threads++;
     pthread_mutex_unlock(&srv->mu);
     if (pthread_create(&t, NULL, connection_main, a) != 0) {
-        close(a->fd);
+        close(fd);
         free(a);
         thread_done(srv);
         return;
@@ -449,7 +456,7 @@ static void *accept_main(void *arg)
     struct http_server *srv = arg;
     struct pollfd pf[2] = {{srv->listen_fd, POLLIN, 0}, {srv->wake[0], POLLIN, 0}};
 
-    while (!srv->stop) {
+    for (;;) {
         if (poll(pf, 2, -1) < 0) {
             if (errno == EINTR)
                 continue;
@@ -529,17 +536,6 @@ static void server_free(struct http_server *srv)
     free(srv);
 }
 
-static int make_wake_pipe(int fds[2])
-{
-    if (pipe(fds) < 0)
-        return -1;
-    for (int i = 0; i < 2; i++)
-        if (fcntl(fds[i], F_SETFD, FD_CLOEXEC) < 0 ||
-            fcntl(fds[i], F_SETFL, O_NONBLOCK) < 0)
-            return -1;
-    return 0;
-}
-
 struct http_server *http_server_start(const char *host, int port, char *err, size_t errlen)
 {
     struct http_server *srv = calloc(1, sizeof *srv);
@@ -557,7 +553,7 @@ struct http_server *http_server_start(const char *host, int port, char *err, siz
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&srv->cond, &ca);
     pthread_condattr_destroy(&ca);
-    if (make_wake_pipe(srv->wake) < 0) {
+    if (pipe2(srv->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         goto out;
     }
@@ -618,9 +614,10 @@ void http_server_stop(struct http_server *srv)
 {
     if (srv == NULL)
         return;
-    srv->stop = 1;
+    /* Atomic so the connection threads polling the flag see it without a race. */
+    __atomic_store_n(&srv->stop, 1, __ATOMIC_SEQ_CST);
     if (write(srv->wake[1], "", 1) < 0) {
-        /* Cannot happen on an empty non-blocking pipe; the polls time out anyway. */
+        /* Cannot fail: the pipe is empty and this is its only byte. */
     }
     pthread_join(srv->acceptor, NULL);
     close(srv->listen_fd);

@@ -38,15 +38,18 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t work;       /* writer waits for jobs */
     pthread_cond_t done;       /* requests wait for their commit */
+    pthread_cond_t work_ckpt;  /* wakes the checkpointer to stop */
     struct job *head, **tail;
-    int stopping, running;
+    int stopping, running, ckpt_running;
     db_write_fn tick;
+    pthread_t checkpointer;
+    struct db_conn ckpt;
     pthread_mutex_t pool_mu;
     struct db_conn *pool[64];
     int pool_n;
     unsigned char iterator_key[ITERATOR_KEY_BYTES];
 } D = {.mu = PTHREAD_MUTEX_INITIALIZER, .work = PTHREAD_COND_INITIALIZER,
-       .done = PTHREAD_COND_INITIALIZER, .pool_mu = PTHREAD_MUTEX_INITIALIZER};
+       .done = PTHREAD_COND_INITIALIZER, .work_ckpt = PTHREAD_COND_INITIALIZER, .pool_mu = PTHREAD_MUTEX_INITIALIZER};
 
 sqlite3_stmt *db_stmt(struct db_conn *c, const char *sql)
 {
@@ -92,6 +95,11 @@ static int conn_open(struct db_conn *c, int writer)
         sqlite3_exec(c->db, "PRAGMA page_size=65536", NULL, NULL, NULL);
     if (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK)
         return TP_EIO;
+    /* savepoints and sorts must not create files in /var/tmp per transaction */
+    sqlite3_exec(c->db, "PRAGMA temp_store=MEMORY", NULL, NULL, NULL);
+    /* the checkpointer thread does this off the writer's path (see below) */
+    if (writer)
+        sqlite3_exec(c->db, "PRAGMA wal_autocheckpoint=0", NULL, NULL, NULL);
     sqlite3_exec(c->db, D.tmpdir[0] ? "PRAGMA synchronous=OFF" : "PRAGMA synchronous=NORMAL",
                  NULL, NULL, NULL);
     sqlite3_exec(c->db, "PRAGMA cache_size=-16384", NULL, NULL, NULL);
@@ -131,20 +139,29 @@ void db_reader_release(struct db_conn *c)
 
 static int exec(const char *sql) { return sqlite3_exec(D.writer.db, sql, NULL, NULL, NULL); }
 
-/* Runs a batch of jobs in one transaction; returns with every job's rc set. */
+/* Runs a batch of jobs in one transaction; returns with every job's rc set.
+ * A lone job needs no savepoint: its failure rolls the transaction back. */
 static void run_batch(struct job *batch)
 {
     int begun = exec("BEGIN IMMEDIATE") == SQLITE_OK;
+    int alone = !batch->next;
     for (struct job *j = batch; j; j = j->next) {
         if (!begun) {
             j->rc = TP_EIO;
             continue;
         }
-        exec("SAVEPOINT job");
+        if (!alone)
+            exec("SAVEPOINT job");
         j->rc = j->fn(&D.writer, j->ctx);
+        if (alone)
+            break;
         if (j->rc != TP_OK)
             exec("ROLLBACK TO job");
         exec("RELEASE job");
+    }
+    if (begun && alone && batch->rc != TP_OK) {
+        exec("ROLLBACK");
+        return;
     }
     if (begun && exec("COMMIT") != SQLITE_OK) {
         fprintf(stderr, "tidepool: commit failed: %s\n", sqlite3_errmsg(D.writer.db));
@@ -190,6 +207,33 @@ static void *writer_main(void *arg)
             pthread_cond_broadcast(&D.done);
         if (stopping && !D.head)
             break;
+    }
+    pthread_mutex_unlock(&D.mu);
+    return NULL;
+}
+
+/* Checkpoints copy the WAL into the database file and fsync: up to ~100 ms.
+ * Done by the writer (SQLite's default) they stall every waiting request, so
+ * the writer never checkpoints and this thread does, PASSIVE (never blocking
+ * the writer or readers), a few times a second. */
+static void *checkpointer_main(void *arg)
+{
+    (void)arg;
+    struct timespec t;
+    pthread_mutex_lock(&D.mu);
+    while (D.running) {
+        clock_gettime(CLOCK_REALTIME, &t);
+        t.tv_nsec += 250 * 1000000L;
+        if (t.tv_nsec >= 1000000000L) {
+            t.tv_sec++;
+            t.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&D.work_ckpt, &D.mu, &t);
+        if (!D.running)
+            break;
+        pthread_mutex_unlock(&D.mu);
+        sqlite3_wal_checkpoint_v2(D.ckpt.db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&D.mu);
     }
     pthread_mutex_unlock(&D.mu);
     return NULL;
@@ -281,12 +325,23 @@ int db_open(const char *dir, char *err, size_t errlen)
         snprintf(err, errlen, "cannot store the iterator key: %s", sqlite3_errmsg(D.writer.db));
         return TP_EIO;
     }
+    if (conn_open(&D.ckpt, 0) != TP_OK) {
+        snprintf(err, errlen, "cannot open %s for checkpoints", D.path);
+        return TP_EIO;
+    }
     D.tail = &D.head;
+    D.stopping = 0;
     D.running = 1;
     if (pthread_create(&D.thread, NULL, writer_main, NULL)) {
+        D.running = 0;
         snprintf(err, errlen, "cannot start the writer thread");
         return TP_EIO;
     }
+    if (pthread_create(&D.checkpointer, NULL, checkpointer_main, NULL)) {
+        snprintf(err, errlen, "cannot start the checkpoint thread");
+        return TP_EIO; /* db_close stops the writer */
+    }
+    D.ckpt_running = 1;
     return TP_OK;
 }
 
@@ -303,9 +358,15 @@ void db_close(void)
     D.stopping = 1;
     D.running = 0;
     pthread_cond_signal(&D.work);
+    pthread_cond_signal(&D.work_ckpt);
     pthread_mutex_unlock(&D.mu);
     if (running)
         pthread_join(D.thread, NULL);
+    if (D.ckpt_running)
+        pthread_join(D.checkpointer, NULL);
+    D.ckpt_running = 0;
+    if (D.ckpt.db)
+        conn_close(&D.ckpt);
     for (int i = 0; i < D.pool_n; i++) {
         conn_close(D.pool[i]);
         free(D.pool[i]);

@@ -185,11 +185,7 @@ static int json_service(struct svc_ctx *c, const struct svc_service *svc, const 
     }
     if ((rc = check_auth(c)))
         goto out;
-    if (!(msg = malloc(VALIDATE_MSG_MAX))) {
-        rc = reply_error(c, ERR_INTERNAL, NULL);
-        goto out;
-    }
-    switch (validate_request(in, op->rules, msg, VALIDATE_MSG_MAX)) {
+    switch (validate_request(in, op->rules, &msg)) {
     case V_SERIALIZATION:
         rc = reply_error(c, ERR_SERIALIZATION, "%s", msg);
         goto out;

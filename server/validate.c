@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* vasprintf, asprintf */
 /* The validation engine; see validate.h. Patterns are compiled once, on first
  * use, and kept for the life of the process. */
 #include "server/validate.h"
@@ -18,8 +19,8 @@
 
 struct errs {
     int n;
-    char *buf;
-    size_t cap, len;
+    char *buf; /* the messages so far, "; "-separated */
+    size_t len;
 };
 
 /* ---- types (SerializationException) ---- */
@@ -182,20 +183,20 @@ static regex_t *compiled(const char *ere)
 static void errs_add(struct errs *es, const char *fmt, ...)
 {
     va_list ap;
+    char *item;
     if (es->n >= MAX_ERRORS)
         return;
-    if (es->n++ && es->len + 2 < es->cap) {
-        memcpy(es->buf + es->len, "; ", 3);
-        es->len += 2;
-    }
     va_start(ap, fmt);
-    if (es->len < es->cap) {
-        int k = vsnprintf(es->buf + es->len, es->cap - es->len, fmt, ap);
-        es->len += k < 0 ? 0 : (size_t)k;
-        if (es->len >= es->cap)
-            es->len = es->cap - 1;
-    }
+    int k = vasprintf(&item, fmt, ap);
     va_end(ap);
+    if (k < 0)
+        abort(); /* as every response buffer: no sensible answer without memory */
+    char *grown = realloc(es->buf, es->len + 2 + (size_t)k + 1);
+    if (!grown)
+        abort();
+    es->buf = grown;
+    es->len += (size_t)sprintf(es->buf + es->len, "%s%s", es->n++ ? "; " : "", item);
+    free(item);
 }
 
 size_t validate_blob_len(const char *b64)
@@ -355,23 +356,24 @@ static void check_member(const cJSON *v, const struct v_rule *r, const char *pat
     }
 }
 
-enum v_result validate_request(const cJSON *body, const struct v_rule *rules, char *msg, size_t msglen)
+enum v_result validate_request(const cJSON *body, const struct v_rule *rules, char **msg)
 {
     char tmp[512];
     const char *e = check_types(body, rules, tmp, sizeof tmp);
+    *msg = NULL;
     if (e) {
-        snprintf(msg, msglen, "%s", e);
+        if (!(*msg = strdup(e)))
+            abort();
         return V_SERIALIZATION;
     }
-    struct errs es = {0, malloc(MAX_ERRORS * VALUE_MAX), MAX_ERRORS * VALUE_MAX, 0};
-    if (!es.buf)
-        abort(); /* as every response buffer: no sensible answer without memory */
-    es.buf[0] = 0;
+    struct errs es = {0, NULL, 0};
     check_members(body, rules, "", &es);
-    if (es.n)
-        snprintf(msg, msglen, "%d validation error%s detected: %s", es.n, es.n > 1 ? "s" : "", es.buf);
+    if (!es.n)
+        return V_OK;
+    if (asprintf(msg, "%d validation error%s detected: %s", es.n, es.n > 1 ? "s" : "", es.buf) < 0)
+        abort();
     free(es.buf);
-    return es.n ? V_VALIDATION : V_OK;
+    return V_VALIDATION;
 }
 
 /* ---- reading validated members ---- */

@@ -36,11 +36,10 @@ struct v_rule {
 
 enum v_result { V_OK = 0, V_SERIALIZATION, V_VALIDATION };
 
-/* Room for the longest message validate_request writes. */
-#define VALIDATE_MSG_MAX (10 * 64 * 1024 + 256)
 
-/* Checks body against rules; on failure writes the AWS message into msg. */
-enum v_result validate_request(const cJSON *body, const struct v_rule *rules, char *msg, size_t msglen);
+/* Checks body against rules; on failure *msg gets the AWS message (malloc'd,
+ * the caller frees it), else NULL. */
+enum v_result validate_request(const cJSON *body, const struct v_rule *rules, char **msg);
 
 /* Members of a validated body; the default (or NULL) when absent. */
 int v_int(const cJSON *in, const char *name, int dflt);

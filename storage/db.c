@@ -13,6 +13,7 @@
 #include <ftw.h>
 #include <gnutls/crypto.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,7 @@ struct job {
     db_write_fn fn;
     void *ctx;
     int rc;
-    int done;
+    sem_t done;        /* posted once the job's transaction has ended */
     struct job *next;
 };
 
@@ -37,7 +38,6 @@ static struct {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t work;       /* writer waits for jobs */
-    pthread_cond_t done;       /* requests wait for their commit */
     pthread_cond_t work_ckpt;  /* wakes the checkpointer to stop */
     struct job *head, **tail;
     int stopping, running, ckpt_running;
@@ -49,7 +49,7 @@ static struct {
     int pool_n;
     unsigned char iterator_key[ITERATOR_KEY_BYTES];
 } D = {.mu = PTHREAD_MUTEX_INITIALIZER, .work = PTHREAD_COND_INITIALIZER,
-       .done = PTHREAD_COND_INITIALIZER, .work_ckpt = PTHREAD_COND_INITIALIZER, .pool_mu = PTHREAD_MUTEX_INITIALIZER};
+       .work_ckpt = PTHREAD_COND_INITIALIZER, .pool_mu = PTHREAD_MUTEX_INITIALIZER};
 
 sqlite3_stmt *db_stmt(struct db_conn *c, const char *sql)
 {
@@ -92,14 +92,16 @@ static int conn_open(struct db_conn *c, int writer)
     /* page size must be set before the first table exists; large pages suit
      * the multi-kilobyte segment rows */
     if (writer)
-        sqlite3_exec(c->db, "PRAGMA page_size=65536", NULL, NULL, NULL);
+        sqlite3_exec(c->db, "PRAGMA page_size=8192", NULL, NULL, NULL);
     if (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK)
         return TP_EIO;
     /* savepoints and sorts must not create files in /var/tmp per transaction */
     sqlite3_exec(c->db, "PRAGMA temp_store=MEMORY", NULL, NULL, NULL);
     /* the checkpointer thread does this off the writer's path (see below) */
-    if (writer)
+    if (writer) {
         sqlite3_exec(c->db, "PRAGMA wal_autocheckpoint=0", NULL, NULL, NULL);
+        sqlite3_exec(c->db, "PRAGMA journal_size_limit=268435456", NULL, NULL, NULL);
+    }
     sqlite3_exec(c->db, D.tmpdir[0] ? "PRAGMA synchronous=OFF" : "PRAGMA synchronous=NORMAL",
                  NULL, NULL, NULL);
     sqlite3_exec(c->db, "PRAGMA cache_size=-16384", NULL, NULL, NULL);
@@ -190,6 +192,12 @@ static void *writer_main(void *arg)
 
         if (batch)
             run_batch(batch);
+        /* wake each request on its own semaphore: no herd on a shared lock.
+         * A woken request frees its job, so read next first. */
+        for (struct job *j = batch, *next; j; j = next) {
+            next = j->next;
+            sem_post(&j->done);
+        }
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
         if (D.tick && (now.tv_sec > next_tick.tv_sec ||
@@ -201,10 +209,6 @@ static void *writer_main(void *arg)
         }
 
         pthread_mutex_lock(&D.mu);
-        for (struct job *j = batch; j; j = j->next)
-            j->done = 1;
-        if (batch)
-            pthread_cond_broadcast(&D.done);
         if (stopping && !D.head)
             break;
     }
@@ -215,7 +219,12 @@ static void *writer_main(void *arg)
 /* Checkpoints copy the WAL into the database file and fsync: up to ~100 ms.
  * Done by the writer (SQLite's default) they stall every waiting request, so
  * the writer never checkpoints and this thread does, PASSIVE (never blocking
- * the writer or readers), a few times a second. */
+ * the writer or readers), a few times a second. Under sustained writes a
+ * PASSIVE checkpoint never finds the WAL fully copied when a transaction
+ * starts, so the WAL would only grow; past WAL_RESTART_FRAMES a RESTART
+ * checkpoint (brief: PASSIVE did most of the copying) makes the next
+ * transaction start the WAL over, and journal_size_limit trims the file. */
+#define WAL_RESTART_FRAMES 32768 /* 256 MiB of 8 KiB pages */
 static void *checkpointer_main(void *arg)
 {
     (void)arg;
@@ -232,7 +241,10 @@ static void *checkpointer_main(void *arg)
         if (!D.running)
             break;
         pthread_mutex_unlock(&D.mu);
-        sqlite3_wal_checkpoint_v2(D.ckpt.db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        int frames = 0, copied = 0;
+        sqlite3_wal_checkpoint_v2(D.ckpt.db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
+        if (frames > WAL_RESTART_FRAMES)
+            sqlite3_wal_checkpoint_v2(D.ckpt.db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
         pthread_mutex_lock(&D.mu);
     }
     pthread_mutex_unlock(&D.mu);
@@ -247,12 +259,14 @@ int db_write(db_write_fn fn, void *ctx)
         pthread_mutex_unlock(&D.mu);
         return TP_EIO;
     }
+    sem_init(&j.done, 0, 0);
     *D.tail = &j;
     D.tail = &j.next;
     pthread_cond_signal(&D.work);
-    while (!j.done)
-        pthread_cond_wait(&D.done, &D.mu);
     pthread_mutex_unlock(&D.mu);
+    while (sem_wait(&j.done) && errno == EINTR)
+        ;
+    sem_destroy(&j.done);
     return j.rc;
 }
 

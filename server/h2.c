@@ -52,8 +52,7 @@ struct h2_job {
     char *authority;
     struct tp_header *headers;
     size_t n_headers, header_bytes;
-    unsigned char *body;
-    size_t body_len, body_cap;
+    struct tp_body body;
     int rejected;          /* answered early (413): later frames are ignored */
     int head;
     struct tp_response rs;
@@ -103,7 +102,7 @@ static void free_job(struct h2_job *job)
         free(job->headers[i].value);
     }
     free(job->headers);
-    free(job->body);
+    body_free(&job->body);
     response_free(&job->rs);
     free(job);
 }
@@ -119,9 +118,7 @@ static void drop_request(struct h2_job *job)
     free(job->headers);
     job->headers = NULL;
     job->n_headers = 0;
-    free(job->body);
-    job->body = NULL;
-    job->body_len = job->body_cap = 0;
+    body_free(&job->body);
 }
 
 static int add_header(struct h2_job *job, const char *name, size_t nlen,
@@ -175,8 +172,8 @@ static void run_job(struct h2_job *job)
     rq.query = query != NULL ? query : "";
     rq.headers = job->headers;
     rq.n_headers = job->n_headers;
-    rq.body = job->body;
-    rq.body_len = job->body_len;
+    rq.body = job->body.buf;
+    rq.body_len = job->body.len;
     rq.http2 = 1;
     router_dispatch(&rq, &job->rs);
 }
@@ -415,27 +412,15 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
     (void)flags;
     if (job == NULL || job->rejected)
         return 0;
-    if (len > TP_MAX_BODY - job->body_len) {
+    switch (body_append(&job->body, data, len)) {
+    case 0:
+        return 0;
+    case 1:
         reject_too_large(c, job);
         return 0;
+    default:
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
-    if (job->body_len + len > job->body_cap) {
-        size_t cap = job->body_cap ? job->body_cap : 64 * 1024;
-        unsigned char *p;
-
-        while (cap < job->body_len + len)
-            cap *= 2;
-        if (cap > TP_MAX_BODY)
-            cap = TP_MAX_BODY;
-        p = realloc(job->body, cap);
-        if (p == NULL)
-            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-        job->body = p;
-        job->body_cap = cap;
-    }
-    memcpy(job->body + job->body_len, data, len);
-    job->body_len += len;
-    return 0;
 }
 
 /* A declared length over the limit is refused before any byte is buffered. */

@@ -72,8 +72,7 @@ struct accepted {
 struct h1_req {
     struct http_server *srv;
     char *uri;              /* raw request-target, query included */
-    unsigned char *body;
-    size_t body_len, body_cap;
+    struct tp_body body;
     int started;            /* counted in srv->inflight */
     int too_large;
 };
@@ -123,7 +122,7 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
         pthread_mutex_unlock(&srv->mu);
     }
     free(rq->uri);
-    free(rq->body);
+    body_free(&rq->body);
     free(rq);
     *con_cls = NULL;
 }
@@ -147,30 +146,9 @@ static int append_body(struct h1_req *rq, const char *data, size_t len)
 {
     if (rq->too_large)
         return 0;
-    if (len > TP_MAX_BODY - rq->body_len) {
-        rq->too_large = 1;
-        free(rq->body);
-        rq->body = NULL;
-        rq->body_len = rq->body_cap = 0;
-        return 0;
-    }
-    if (rq->body_len + len > rq->body_cap) {
-        size_t cap = rq->body_cap ? rq->body_cap : 64 * 1024;
-        unsigned char *p;
-
-        while (cap < rq->body_len + len)
-            cap *= 2;
-        if (cap > TP_MAX_BODY)
-            cap = TP_MAX_BODY;
-        p = realloc(rq->body, cap);
-        if (p == NULL)
-            return -1;
-        rq->body = p;
-        rq->body_cap = cap;
-    }
-    memcpy(rq->body + rq->body_len, data, len);
-    rq->body_len += len;
-    return 0;
+    int rc = body_append(&rq->body, data, len);
+    rq->too_large = rc == 1;
+    return rc < 0 ? -1 : 0;
 }
 
 struct header_list {
@@ -286,13 +264,11 @@ static enum MHD_Result respond(struct MHD_Connection *con, struct h1_req *rq, co
     req.query = query != NULL ? query : "";
     req.headers = hl.items;
     req.n_headers = hl.n;
-    req.body = rq->body;
-    req.body_len = rq->body_len;
+    req.body = rq->body.buf;
+    req.body_len = rq->body.len;
     router_dispatch(&req, &rs);
     /* The response may take a while to send; the upload is not needed for it. */
-    free(rq->body);
-    rq->body = NULL;
-    rq->body_len = rq->body_cap = 0;
+    body_free(&rq->body);
     if (rs.status < 200 || rs.status > 599)
         rs.status = 500;
     resp = build_response(&rs, strcmp(method, MHD_HTTP_METHOD_HEAD) == 0,

@@ -52,3 +52,33 @@ void response_free(struct tp_response *rs)
     rs->body = NULL;
     rs->body_len = 0;
 }
+
+int body_append(struct tp_body *b, const void *data, size_t len)
+{
+    if (len > TP_MAX_BODY - b->len) {
+        body_free(b);
+        return 1;
+    }
+    if (b->len + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 64 * 1024;
+        while (cap < b->len + len)
+            cap *= 2;
+        if (cap > TP_MAX_BODY)
+            cap = TP_MAX_BODY;
+        unsigned char *p = realloc(b->buf, cap);
+        if (!p)
+            return -1;
+        b->buf = p;
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->len, data, len);
+    b->len += len;
+    return 0;
+}
+
+void body_free(struct tp_body *b)
+{
+    free(b->buf);
+    b->buf = NULL;
+    b->len = b->cap = 0;
+}

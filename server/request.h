@@ -34,6 +34,17 @@ struct tp_response {
     size_t body_len;
 };
 
+/* A request body as it arrives: grows by doubling, never past TP_MAX_BODY. */
+struct tp_body {
+    unsigned char *buf;
+    size_t len, cap;
+};
+
+/* 0; 1 when the body would pass TP_MAX_BODY (then it is emptied and nothing
+ * more is kept); -1 when out of memory. */
+int body_append(struct tp_body *b, const void *data, size_t len);
+void body_free(struct tp_body *b);
+
 /* Case-insensitive lookup; returns NULL when absent. */
 const char *request_header(const struct tp_request *rq, const char *lname);
 /* Copies name and value. Silently ignores headers past TP_MAX_RESPONSE_HEADERS. */

@@ -318,14 +318,13 @@ int db_tags_remove(struct db_conn *w, int64_t stream_id, const char *const *keys
     return rc;
 }
 
-int db_streams_tick(struct db_conn *w, void *unused)
+int db_streams_tick(struct db_conn *w, void *at)
 {
-    (void)unused;
     sqlite3_stmt *st;
     int64_t gone[64];
     unsigned n = 0;
     int rc = TP_OK;
-    uint64_t now = db_now_ms();
+    uint64_t now = at ? *(const uint64_t *)at : db_now_ms();
 
     st = db_stmt(w, "SELECT id FROM streams WHERE status='DELETING' AND status_until_ms<=? LIMIT 64");
     sqlite3_bind_int64(st, 1, (sqlite3_int64)now);

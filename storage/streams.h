@@ -75,7 +75,8 @@ int db_stream_remove(struct db_conn *w, int64_t stream_id);
 int db_tags_put(struct db_conn *w, int64_t stream_id, const struct db_tag *tags, unsigned n);
 int db_tags_remove(struct db_conn *w, int64_t stream_id, const char *const *keys, unsigned n);
 /* Background upkeep: removes streams whose DELETING ended and trims records
- * past each stream's retention. */
-int db_streams_tick(struct db_conn *w, void *unused);
+ * past each stream's retention, as of *(uint64_t *)at, or now when at is NULL
+ * (the writer's once-a-second tick). */
+int db_streams_tick(struct db_conn *w, void *at);
 
 #endif

@@ -133,6 +133,23 @@ int main(void)
     CHECK(db_stream_tag_count(r, s.id, &tags) == TP_OK && tags == 1);
     db_reader_release(r);
 
+    /* the tick trims whole segments once they are past retention (24 h) */
+    uint64_t at = first_arrival + 24ULL * 3600000 + 1;
+    CHECK(db_write(db_streams_tick, &at) == TP_OK);
+    r = db_reader_acquire();
+    col = (struct collect){.stop_at = 64};
+    CHECK(db_records_read(r, shard2, 0, 0, collect, &col, &res) == TP_OK);
+    CHECK(col.n == 10 && !strcmp(col.keys[0], "k10")); /* the first batch is gone, the second stays */
+    CHECK(db_stream_shards(r, s.id, &sh, &n) == TP_OK && sh[2].next_seq == 20); /* numbering goes on */
+    free(sh);
+    db_reader_release(r);
+    at = db_now_ms() + 25ULL * 3600000;
+    CHECK(db_write(db_streams_tick, &at) == TP_OK);
+    r = db_reader_acquire();
+    col = (struct collect){.stop_at = 64};
+    CHECK(db_records_read(r, shard2, 0, 0, collect, &col, &res) == TP_OK && col.n == 0);
+    db_reader_release(r);
+
     /* removal takes shards, records and tags along */
     CHECK(db_write(remove_job, &s.id) == TP_OK);
     r = db_reader_acquire();

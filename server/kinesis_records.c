@@ -2,7 +2,6 @@
  * Touches: streams, shards (lookups), segments (storage/records.c). */
 #include "server/config.h"
 #include "server/kinesis.h"
-#include "protocol/base64.h"
 #include "protocol/iterator.h"
 #include "protocol/seqnum.h"
 #include "storage/records.h"
@@ -38,27 +37,18 @@ static int put_job(struct db_conn *w, void *ctx)
     return db_records_append(w, j->stream_id, j->encrypted, j->recs, j->n, &j->arrival_ms);
 }
 
-/* Decodes entries (each a {Data, PartitionKey, ExplicitHashKey} object) into
+/* Reads entries (each a {Data, PartitionKey, ExplicitHashKey} object) into
  * recs, checking what needs the stream: its record size limit, hash keys in
  * range, the request total. Returns 0, or the reply_error result. */
 static int decode_entries(struct svc_ctx *c, const struct db_stream *s, const cJSON *const *entries, size_t n,
-                          int single, struct db_put_record *recs, unsigned char **blob)
+                          int single, struct db_put_record *recs)
 {
     size_t total = 0, max_record = (size_t)s->max_record_kib * 1024;
-    for (size_t i = 0; i < n; i++)
-        total += base64_decoded_max(strlen(v_str(entries[i], "Data")));
-    unsigned char *p = *blob = malloc(total ? total : 1);
-    if (!p)
-        return reply_error(c, ERR_INTERNAL, NULL);
-    total = 0;
     for (size_t i = 0; i < n; i++) {
-        const char *data = v_str(entries[i], "Data");
         const char *pk = v_str(entries[i], "PartitionKey");
         const char *ehk = v_str(entries[i], "ExplicitHashKey");
         struct db_put_record *r = &recs[i];
-        base64_decode(data, strlen(data), p, &r->data_len, NULL); /* validated already */
-        r->data = p;
-        p += r->data_len;
+        r->data = v_blob(entries[i], "Data", &r->data_len); /* decoded by validation */
         r->pk = pk;
         r->pk_len = strlen(pk);
         if (r->data_len + r->pk_len > max_record) {
@@ -91,7 +81,6 @@ static int put_generic(struct svc_ctx *c, const cJSON *in, const cJSON *const *e
 {
     struct db_stream s;
     struct put_job j = {0};
-    unsigned char *blob = NULL;
     int rc = -1;
 
     if (kinesis_stream_lookup_or_reply(c, in, &s))
@@ -101,7 +90,7 @@ static int put_generic(struct svc_ctx *c, const cJSON *in, const cJSON *const *e
     j.recs = calloc(n, sizeof *j.recs);
     if (!j.recs)
         return reply_error(c, ERR_INTERNAL, NULL);
-    if (decode_entries(c, &s, entries, n, single, j.recs, &blob))
+    if (decode_entries(c, &s, entries, n, single, j.recs))
         goto out;
     j.stream_id = s.id;
     j.encrypted = !strcmp(s.encryption, "KMS");
@@ -146,7 +135,6 @@ static int put_generic(struct svc_ctx *c, const cJSON *in, const cJSON *const *e
     jw_obj_end(w);
     rc = 0;
 out:
-    free(blob);
     free(j.recs);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include "protocol/base64.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <regex.h>
@@ -25,7 +26,7 @@ struct errs {
 
 /* ---- types (SerializationException) ---- */
 
-static const char *type_error(const cJSON *v, enum v_type t, char *tmp, size_t tmplen)
+static const char *type_error(cJSON *v, enum v_type t, char *tmp, size_t tmplen)
 {
     int is_list = cJSON_IsArray(v), is_obj = cJSON_IsObject(v);
     int is_num = cJSON_IsNumber(v), is_bool = cJSON_IsBool(v), is_str = cJSON_IsString(v);
@@ -73,29 +74,31 @@ static const char *type_error(const cJSON *v, enum v_type t, char *tmp, size_t t
         if (is_num)
             return "class java.math.BigDecimal can not be converted to a Blob";
         if (is_str) {
-            const char *s = v->valuestring;
-            size_t n = strlen(s);
+            /* decoded here, once: the item becomes a cJSON_Raw holding the
+             * bytes, with their count in valueint (see v_blob) */
+            size_t n = strlen(v->valuestring), len = 0;
             char bad = 0;
-            enum base64_status st = BASE64_OK;
-            if (n % 4)
-                st = BASE64_ELENGTH;
-            else {
-                /* decode in chunks, keeping nothing; chunks are a multiple of
-                 * 4 chars, so padding is legal only in the last one */
-                unsigned char chunk[3 * 1024];
-                for (size_t off = 0; off < n && st == BASE64_OK; off += 4 * 1024) {
-                    size_t m = n - off < 4 * 1024 ? n - off : 4 * 1024, ol;
-                    st = base64_decode(s + off, m, chunk, &ol, &bad);
-                }
+            unsigned char *bytes = NULL;
+            enum base64_status st = BASE64_ELENGTH;
+            if (n % 4 == 0 && n <= (size_t)INT_MAX) {
+                if (!(bytes = malloc(base64_decoded_max(n) + 1)))
+                    abort(); /* as every request buffer */
+                st = base64_decode(v->valuestring, n, bytes, &len, &bad);
             }
-            if (st == BASE64_ELENGTH)
-                snprintf(tmp, tmplen, "'%.200s' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 bytes but found: %zu", s, n);
-            else if (st == BASE64_ECHAR)
-                snprintf(tmp, tmplen, "'%.200s' can not be converted to a Blob: Invalid Base64 character: '%c'", s, bad);
-            else if (st == BASE64_ELASTCHAR)
-                snprintf(tmp, tmplen, "'%.200s' can not be converted to a Blob: Invalid last non-pad Base64 character dectected", s);
-            else
+            if (st == BASE64_OK) {
+                free(v->valuestring);
+                v->valuestring = (char *)bytes;
+                v->valueint = (int)len;
+                v->type = cJSON_Raw;
                 return NULL;
+            }
+            free(bytes);
+            if (st == BASE64_ELENGTH)
+                snprintf(tmp, tmplen, "'%.200s' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 bytes but found: %zu", v->valuestring, n);
+            else if (st == BASE64_ECHAR)
+                snprintf(tmp, tmplen, "'%.200s' can not be converted to a Blob: Invalid Base64 character: '%c'", v->valuestring, bad);
+            else
+                snprintf(tmp, tmplen, "'%.200s' can not be converted to a Blob: Invalid last non-pad Base64 character dectected", v->valuestring);
             return tmp;
         }
         break;
@@ -125,16 +128,16 @@ static const char *type_error(const cJSON *v, enum v_type t, char *tmp, size_t t
     return NULL;
 }
 
-static const char *check_types(const cJSON *obj, const struct v_rule *rules, char *tmp, size_t tmplen);
+static const char *check_types(cJSON *obj, const struct v_rule *rules, char *tmp, size_t tmplen);
 
-static const char *check_type(const cJSON *v, const struct v_rule *r, char *tmp, size_t tmplen)
+static const char *check_type(cJSON *v, const struct v_rule *r, char *tmp, size_t tmplen)
 {
     if (!v || cJSON_IsNull(v))
         return NULL;
     const char *e = type_error(v, r->type, tmp, tmplen);
     if (e)
         return e;
-    const cJSON *c;
+    cJSON *c;
     if (r->type == VT_LIST || r->type == VT_MAP) {
         cJSON_ArrayForEach(c, v) {
             if (r->member && (e = check_type(c, r->member, tmp, tmplen)))
@@ -146,7 +149,7 @@ static const char *check_type(const cJSON *v, const struct v_rule *r, char *tmp,
     return NULL;
 }
 
-static const char *check_types(const cJSON *obj, const struct v_rule *rules, char *tmp, size_t tmplen)
+static const char *check_types(cJSON *obj, const struct v_rule *rules, char *tmp, size_t tmplen)
 {
     for (const struct v_rule *r = rules; r->name; r++) {
         const char *e = check_type(cJSON_GetObjectItemCaseSensitive(obj, r->name), r, tmp, tmplen);
@@ -199,12 +202,15 @@ static void errs_add(struct errs *es, const char *fmt, ...)
     free(item);
 }
 
-size_t validate_blob_len(const char *b64)
+const unsigned char *v_blob(const cJSON *in, const char *name, size_t *len)
 {
-    size_t n = strlen(b64);
-    if (n < 4)
-        return 0;
-    return n / 4 * 3 - (b64[n - 1] == '=') - (b64[n - 2] == '=');
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(in, name);
+    if (!cJSON_IsRaw(v)) {
+        *len = 0;
+        return NULL;
+    }
+    *len = (size_t)v->valueint;
+    return (const unsigned char *)v->valuestring;
 }
 
 static long long utf8_chars(const char *s)
@@ -227,7 +233,7 @@ static void value_str(const cJSON *v, const struct v_rule *r, char *out, size_t 
     }
     switch (r->type) {
     case VT_BLOB: {
-        size_t n = validate_blob_len(v->valuestring);
+        size_t n = (size_t)v->valueint;
         snprintf(out, outlen, "'java.nio.HeapByteBuffer[pos=0 lim=%zu cap=%zu]'", n, n);
         return;
     }
@@ -308,7 +314,7 @@ static void check_member(const cJSON *v, const struct v_rule *r, const char *pat
         }
     }
     if (r->flags & (V_LEN_MIN | V_LEN_MAX)) {
-        long long len = r->type == VT_BLOB ? (long long)validate_blob_len(v->valuestring)
+        long long len = r->type == VT_BLOB ? (long long)v->valueint
                         : r->type == VT_STRING ? utf8_chars(v->valuestring)
                         : cJSON_GetArraySize(v);
         if ((r->flags & V_LEN_MIN) && len < r->len_min) {
@@ -356,7 +362,7 @@ static void check_member(const cJSON *v, const struct v_rule *r, const char *pat
     }
 }
 
-enum v_result validate_request(const cJSON *body, const struct v_rule *rules, char **msg)
+enum v_result validate_request(cJSON *body, const struct v_rule *rules, char **msg)
 {
     char tmp[512];
     const char *e = check_types(body, rules, tmp, sizeof tmp);

@@ -38,8 +38,9 @@ enum v_result { V_OK = 0, V_SERIALIZATION, V_VALIDATION };
 
 
 /* Checks body against rules; on failure *msg gets the AWS message (malloc'd,
- * the caller frees it), else NULL. */
-enum v_result validate_request(const cJSON *body, const struct v_rule *rules, char **msg);
+ * the caller frees it), else NULL. Blob members are base64-decoded in the
+ * process (read them with v_blob). */
+enum v_result validate_request(cJSON *body, const struct v_rule *rules, char **msg);
 
 /* Members of a validated body; the default (or NULL) when absent. */
 int v_int(const cJSON *in, const char *name, int dflt);
@@ -47,7 +48,7 @@ const char *v_str(const cJSON *in, const char *name);
 /* A timestamp member (epoch seconds, possibly fractional) in milliseconds. */
 uint64_t v_time_ms(const cJSON *v);
 
-/* Decoded size of a base64 string already checked by validate_request. */
-size_t validate_blob_len(const char *b64);
+/* The decoded bytes of a blob member (NULL, *len 0 when absent). */
+const unsigned char *v_blob(const cJSON *in, const char *name, size_t *len);
 
 #endif

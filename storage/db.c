@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -317,10 +318,23 @@ static int mkdirs(const char *dir)
     return mkdir(p, 0755) && errno != EEXIST ? -1 : 0;
 }
 
+/* Where a throw-away database goes: RAM (/dev/shm) when it has room, else
+ * $TMPDIR or /tmp. Docker gives containers a 64 MiB /dev/shm, too small for
+ * a stream of any size. */
+static const char *tmp_base(void)
+{
+    struct statvfs vfs;
+    const char *t = getenv("TMPDIR");
+    if (access("/dev/shm", W_OK) == 0 && statvfs("/dev/shm", &vfs) == 0 &&
+        (unsigned long long)vfs.f_bavail * vfs.f_frsize >= 1024ULL * 1024 * 1024)
+        return "/dev/shm";
+    return t && *t ? t : "/tmp";
+}
+
 int db_open(const char *dir, char *err, size_t errlen)
 {
     if (!dir) {
-        const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+        const char *base = tmp_base();
         snprintf(D.tmpdir, sizeof D.tmpdir, "%s/tidepool-XXXXXX", base);
         if (!mkdtemp(D.tmpdir)) {
             snprintf(err, errlen, "cannot create a temporary directory in %s: %s", base, strerror(errno));

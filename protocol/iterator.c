@@ -128,3 +128,8 @@ int iterator_decode(const char *tok, size_t len, const unsigned char key[ITERATO
     out->stream_name[name_len] = '\0';
     return 0;
 }
+
+int iterator_expired(const struct shard_iterator *it, uint64_t now_ms)
+{
+    return now_ms > it->created_ms + ITERATOR_TTL_MS;
+}

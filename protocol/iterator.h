@@ -27,4 +27,7 @@ size_t iterator_encode(const struct shard_iterator *it, const unsigned char key[
 int iterator_decode(const char *tok, size_t len, const unsigned char key[ITERATOR_KEY_LEN],
                     struct shard_iterator *out);
 
+/* Whether an iterator issued at it->created_ms is past its 5 minutes at now_ms. */
+int iterator_expired(const struct shard_iterator *it, uint64_t now_ms);
+
 #endif

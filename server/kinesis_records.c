@@ -141,10 +141,21 @@ out:
 
 /* PutRecord: one record, routed by ExplicitHashKey or MD5(PartitionKey).
  * Sequence numbers grow per shard, so SequenceNumberForOrdering holds by
- * construction. Rules already enforced: PUT_RECORD. */
+ * construction; it only has to be a sequence number that is not from the
+ * future, as AWS checks. Rules already enforced: PUT_RECORD. */
 int kinesis_put_record(struct svc_ctx *c, const cJSON *in)
 {
     const cJSON *entry = in;
+    const char *order = v_str(in, "SequenceNumberForOrdering");
+    struct seqnum sn;
+    if (order && (seqnum_parse(order, strlen(order), &sn) || sn.record_secs * 1000 > c->now_ms)) {
+        char name[STREAM_NAME_MAX + 1];
+        if (kinesis_stream_name_or_reply(c, in, name))
+            return -1;
+        return reply_error(c, ERR_INVALID_ARGUMENT,
+                           "ExclusiveMinimumSequenceNumber %s used in PutRecord on stream %s under account %s is "
+                           "invalid.", order, name, g_cfg.account);
+    }
     return put_generic(c, in, &entry, 1, 1);
 }
 
@@ -339,7 +350,7 @@ int kinesis_get_records(struct svc_ctx *c, const cJSON *in)
 
     if (iterator_decode(tok, strlen(tok), db_iterator_key(), &it))
         return reply_error(c, ERR_INVALID_ARGUMENT, "Invalid ShardIterator.");
-    if (c->now_ms > it.created_ms + ITERATOR_TTL_MS) {
+    if (iterator_expired(&it, c->now_ms)) {
         char then[64], now[64];
         java_date(it.created_ms, then, sizeof then);
         java_date(c->now_ms, now, sizeof now);

@@ -337,6 +337,21 @@ class ErrorsTest(RawTestCase):
         self.assertAwsError(r, "InvalidArgumentException",
                             re.compile(r"^Invalid ExplicitHashKey\. ExplicitHashKey must be in the range: \[0, 2\^128-1\]"))
 
+    def test_sequence_number_for_ordering_must_be_a_sequence_number(self):
+        r = self.call("PutRecord", {"StreamName": "s", "PartitionKey": "p", "Data": "AA==",
+                                    "SequenceNumberForOrdering": "12345"})
+        self.assertAwsError(r, "InvalidArgumentException",
+                            "ExclusiveMinimumSequenceNumber 12345 used in PutRecord on stream s under account "
+                            "000000000000 is invalid.")
+        # a real one is accepted, and the new record still sorts after it
+        first = self.call("PutRecord", {"StreamName": "s", "PartitionKey": "p", "Data": "AA=="})
+        self.assertEqual(first.status, 200, first)
+        seq = first.json()["SequenceNumber"]
+        r = self.call("PutRecord", {"StreamName": "s", "PartitionKey": "p", "Data": "AQ==",
+                                    "SequenceNumberForOrdering": seq})
+        self.assertEqual(r.status, 200, r)
+        self.assertGreater(int(r.json()["SequenceNumber"]), int(seq))
+
     def test_explicit_hash_key_not_a_number(self):
         r = self.call("PutRecord", {"StreamName": "s", "PartitionKey": "p", "Data": "AA==", "ExplicitHashKey": "abc"})
         self.assertAwsError(r, "ValidationException", re.compile(r"at 'explicitHashKey' failed to satisfy constraint"))

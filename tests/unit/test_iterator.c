@@ -258,6 +258,16 @@ static void test_garbage(void)
     }
 }
 
+/* Valid for exactly ITERATOR_TTL_MS (5 minutes) after it was issued. */
+static void test_expiry(void)
+{
+    struct shard_iterator it = {.created_ms = 1700000000000ULL};
+    CHECK(!iterator_expired(&it, it.created_ms));
+    CHECK(!iterator_expired(&it, it.created_ms + 300000));
+    CHECK(iterator_expired(&it, it.created_ms + 300001));
+    CHECK(!iterator_expired(&it, it.created_ms - 5000)); /* a clock step back is not expiry */
+}
+
 int main(void)
 {
     for (size_t i = 0; i < sizeof key; i++)
@@ -271,6 +281,7 @@ int main(void)
     test_wrong_key();
     test_signed_but_malformed();
     test_garbage();
+    test_expiry();
     puts("test_iterator: ok");
     return 0;
 }

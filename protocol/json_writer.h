@@ -1,6 +1,10 @@
-/* A streaming JSON writer for responses: appends to one growing buffer, no tree.
- * Commas are placed from one flag, so containers need no stack: a value after a
- * value gets a comma, a value after '{', '[' or a key does not. */
+/* A streaming writer for response documents: appends to one growing buffer,
+ * no tree. It writes JSON, or, for requests that came in CBOR, the same
+ * document in CBOR (indefinite-length maps and arrays, byte strings for blobs,
+ * tag 1 + epoch milliseconds for timestamps: what the Java SDKs read), so
+ * handlers never know which. JSON commas are placed from one flag, so
+ * containers need no stack: a value after a value gets a comma, a value after
+ * '{', '[' or a key does not. */
 #ifndef TP_JSON_WRITER_H
 #define TP_JSON_WRITER_H
 
@@ -10,12 +14,16 @@
 struct jw {
     char *buf;
     size_t len, cap;
-    int sep; /* next value needs a comma */
+    int sep;  /* JSON: next value needs a comma */
+    int cbor; /* write CBOR instead of JSON */
 };
 
 void jw_init(struct jw *w);
+/* An empty writer of the same kind (JSON or CBOR) as like. */
+void jw_init_as(struct jw *w, const struct jw *like);
 void jw_free(struct jw *w);
-/* Hands the NUL-terminated buffer over to the caller; *len gets its length. */
+/* Hands the buffer over to the caller (NUL-terminated, for JSON's sake); *len
+ * gets its length. */
 char *jw_take(struct jw *w, size_t *len);
 
 void jw_obj_begin(struct jw *w);
@@ -27,11 +35,12 @@ void jw_str(struct jw *w, const char *s);
 void jw_strn(struct jw *w, const char *s, size_t n);
 void jw_int(struct jw *w, long long v);
 void jw_bool(struct jw *w, int v);
-/* AWS JSON timestamps: epoch seconds as a number with millisecond fraction. */
+/* AWS timestamps: in JSON epoch seconds as a number with millisecond
+ * fraction; in CBOR tag 1 and an integer of epoch milliseconds. */
 void jw_time_ms(struct jw *w, uint64_t ms);
-/* A value already encoded as JSON, spliced in as it is. */
+/* A value already encoded by a writer of the same kind, spliced in as it is. */
 void jw_raw(struct jw *w, const char *json, size_t n);
-/* Bytes as a base64 string. */
+/* Bytes: a base64 string in JSON, a byte string in CBOR. */
 void jw_blob(struct jw *w, const void *data, size_t n);
 
 #endif

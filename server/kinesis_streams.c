@@ -251,8 +251,8 @@ int kinesis_list_streams(struct svc_ctx *c, const cJSON *in)
     ls.limit = v_int(in, "Limit", 100);
     if (ls.limit > 100)
         ls.limit = 100;
-    jw_init(&ls.names);
-    jw_init(&ls.summaries);
+    jw_init_as(&ls.names, &c->out);
+    jw_init_as(&ls.summaries, &c->out);
     jw_arr_begin(&ls.names);
     jw_arr_begin(&ls.summaries);
     struct db_conn *db = db_reader_acquire();

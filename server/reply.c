@@ -21,7 +21,7 @@ int reply_error(struct svc_ctx *c, enum tp_err e, const char *fmt, ...)
             msg = NULL;
         va_end(ap);
     }
-    jw_init(&w);
+    jw_init_as(&w, &c->out);
     jw_obj_begin(&w);
     jw_key(&w, "__type");
     jw_str(&w, info->type);

@@ -4,6 +4,7 @@
  *   JSON parses → credentials present → rules → handler → encode.
  * Each stage answers with its own AWS error; handlers repeat none of them. */
 #include "server/config.h"
+#include "protocol/cbor.h"
 #include "server/service.h"
 #include "storage/db.h"
 
@@ -12,6 +13,8 @@
 #include <string.h>
 #include <strings.h>
 #include <gnutls/crypto.h>
+
+#define CBOR_CONTENT_TYPE "application/x-amz-cbor-1.1"
 
 extern const struct svc_service kinesis_service;
 
@@ -178,14 +181,15 @@ static int json_service(struct svc_ctx *c, const struct svc_service *svc, const 
         return reply_error(c, op ? ERR_SERIALIZATION : ERR_UNKNOWN_OPERATION, NULL);
     if (!op)
         return reply_error(c, ERR_UNKNOWN_OPERATION, NULL);
-    in = cJSON_ParseWithLength((const char *)c->rq->body, c->rq->body_len);
+    in = c->out.cbor ? cbor_to_json(c->rq->body, c->rq->body_len, NULL)
+                     : cJSON_ParseWithLength((const char *)c->rq->body, c->rq->body_len);
     if (!in || !cJSON_IsObject(in)) {
         rc = reply_error(c, ERR_SERIALIZATION, NULL);
         goto out;
     }
     if ((rc = check_auth(c)))
         goto out;
-    switch (validate_request(in, op->rules, &msg)) {
+    switch (validate_request(in, op->rules, c->out.cbor ? V_TIMESTAMPS_MS : 0, &msg)) {
     case V_SERIALIZATION:
         rc = reply_error(c, ERR_SERIALIZATION, "%s", msg);
         goto out;
@@ -219,6 +223,9 @@ void router_dispatch(const struct tp_request *rq, struct tp_response *rs)
     c.now_ms = db_now_ms();
     snprintf(c.region, sizeof c.region, "%s", g_cfg.region);
     jw_init(&c.out);
+    /* the Java SDKs speak CBOR to Kinesis; answers (errors too) mirror the request */
+    const char *ct = request_header(rq, "content-type");
+    c.out.cbor = ct && !strncmp(ct, CBOR_CONTENT_TYPE, strlen(CBOR_CONTENT_TYPE));
     request_id(rid);
     response_add_header(rs, "x-amzn-RequestId", rid);
 
@@ -230,16 +237,15 @@ void router_dispatch(const struct tp_request *rq, struct tp_response *rs)
             svc = SERVICES[i];
     if (svc) {
         json_service(&c, svc, dot + 1, strlen(dot + 1));
-        finish_json(&c, svc->content_type);
+        finish_json(&c, c.out.cbor ? CBOR_CONTENT_TYPE : svc->content_type);
     } else {
-        /* No service claims it. A JSON-protocol body without a known target is
-         * an unknown operation; anything else cannot even be attributed to a
-         * service (S3 will take those). */
-        const char *ct = request_header(rq, "content-type");
-        int json = ct && !strncmp(ct, "application/x-amz-json-", 23);
-        reply_error(&c, target || json ? ERR_UNKNOWN_OPERATION : ERR_ACCESS_DENIED,
-                    target || json ? NULL : "Unable to determine service/operation name to be authorized");
-        finish_json(&c, "application/x-amz-json-1.1");
+        /* No service claims it. A JSON- or CBOR-protocol body without a known
+         * target is an unknown operation; anything else cannot even be
+         * attributed to a service (S3 will take those). */
+        int rpc = c.out.cbor || (ct && !strncmp(ct, "application/x-amz-json-", 23));
+        reply_error(&c, target || rpc ? ERR_UNKNOWN_OPERATION : ERR_ACCESS_DENIED,
+                    target || rpc ? NULL : "Unable to determine service/operation name to be authorized");
+        finish_json(&c, c.out.cbor ? CBOR_CONTENT_TYPE : "application/x-amz-json-1.1");
     }
     log_msg(LOG_DEBUG, "%s %s %s -> %d", rq->method, rq->path, target ? target : "-", rs->status);
 }

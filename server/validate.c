@@ -26,8 +26,23 @@ struct errs {
 
 /* ---- types (SerializationException) ---- */
 
-static const char *type_error(cJSON *v, enum v_type t, char *tmp, size_t tmplen)
+/* The type pass's scratch: room for a message, and the request's flags. */
+struct tcheck {
+    char tmp[512];
+    unsigned flags;
+};
+
+static const char *type_error(cJSON *v, enum v_type t, struct tcheck *tc)
 {
+    char *tmp = tc->tmp;
+    size_t tmplen = sizeof tc->tmp;
+    if (cJSON_IsRaw(v)) /* a CBOR byte string: only a blob may be one */
+        return t == VT_BLOB ? NULL : "Unexpected byte string where a value of another type was expected";
+    if (t == VT_TIMESTAMP && cJSON_IsNumber(v) && (tc->flags & V_TIMESTAMPS_MS)) {
+        /* CBOR carries epoch milliseconds; the tree holds seconds, as JSON's */
+        cJSON_SetNumberValue(v, v->valuedouble / 1000.0);
+        return NULL;
+    }
     int is_list = cJSON_IsArray(v), is_obj = cJSON_IsObject(v);
     int is_num = cJSON_IsNumber(v), is_bool = cJSON_IsBool(v), is_str = cJSON_IsString(v);
 
@@ -128,31 +143,31 @@ static const char *type_error(cJSON *v, enum v_type t, char *tmp, size_t tmplen)
     return NULL;
 }
 
-static const char *check_types(cJSON *obj, const struct v_rule *rules, char *tmp, size_t tmplen);
+static const char *check_types(cJSON *obj, const struct v_rule *rules, struct tcheck *tc);
 
-static const char *check_type(cJSON *v, const struct v_rule *r, char *tmp, size_t tmplen)
+static const char *check_type(cJSON *v, const struct v_rule *r, struct tcheck *tc)
 {
     if (!v || cJSON_IsNull(v))
         return NULL;
-    const char *e = type_error(v, r->type, tmp, tmplen);
+    const char *e = type_error(v, r->type, tc);
     if (e)
         return e;
     cJSON *c;
     if (r->type == VT_LIST || r->type == VT_MAP) {
         cJSON_ArrayForEach(c, v) {
-            if (r->member && (e = check_type(c, r->member, tmp, tmplen)))
+            if (r->member && (e = check_type(c, r->member, tc)))
                 return e;
         }
     } else if (r->type == VT_STRUCT && r->children) {
-        return check_types(v, r->children, tmp, tmplen);
+        return check_types(v, r->children, tc);
     }
     return NULL;
 }
 
-static const char *check_types(cJSON *obj, const struct v_rule *rules, char *tmp, size_t tmplen)
+static const char *check_types(cJSON *obj, const struct v_rule *rules, struct tcheck *tc)
 {
     for (const struct v_rule *r = rules; r->name; r++) {
-        const char *e = check_type(cJSON_GetObjectItemCaseSensitive(obj, r->name), r, tmp, tmplen);
+        const char *e = check_type(cJSON_GetObjectItemCaseSensitive(obj, r->name), r, tc);
         if (e)
             return e;
     }
@@ -362,10 +377,10 @@ static void check_member(const cJSON *v, const struct v_rule *r, const char *pat
     }
 }
 
-enum v_result validate_request(cJSON *body, const struct v_rule *rules, char **msg)
+enum v_result validate_request(cJSON *body, const struct v_rule *rules, unsigned flags, char **msg)
 {
-    char tmp[512];
-    const char *e = check_types(body, rules, tmp, sizeof tmp);
+    struct tcheck tc = {.flags = flags};
+    const char *e = check_types(body, rules, &tc);
     *msg = NULL;
     if (e) {
         if (!(*msg = strdup(e)))

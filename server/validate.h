@@ -37,10 +37,14 @@ struct v_rule {
 enum v_result { V_OK = 0, V_SERIALIZATION, V_VALIDATION };
 
 
+/* validate_request flags */
+#define V_TIMESTAMPS_MS 1u /* timestamp numbers are epoch milliseconds (CBOR) */
+
 /* Checks body against rules; on failure *msg gets the AWS message (malloc'd,
  * the caller frees it), else NULL. Blob members are base64-decoded in the
- * process (read them with v_blob). */
-enum v_result validate_request(cJSON *body, const struct v_rule *rules, char **msg);
+ * process (read them with v_blob; CBOR byte strings arrive decoded), and
+ * timestamps end up in seconds whatever the flags said they were. */
+enum v_result validate_request(cJSON *body, const struct v_rule *rules, unsigned flags, char **msg);
 
 /* Members of a validated body; the default (or NULL) when absent. */
 int v_int(const cJSON *in, const char *name, int dflt);

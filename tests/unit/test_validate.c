@@ -27,7 +27,7 @@ static enum v_result run(const char *json, char **msg)
 {
     cJSON *in = cJSON_Parse(json);
     CHECK(in);
-    enum v_result r = validate_request(in, RULES, msg);
+    enum v_result r = validate_request(in, RULES, 0, msg);
     cJSON_Delete(in);
     CHECK((r == V_OK) == (*msg == NULL));
     return r;

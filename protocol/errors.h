@@ -1,5 +1,6 @@
 /* The one table of AWS error types: the code a handler or storage returns, the
- * `__type` AWS puts on the wire and the HTTP status that goes with it. */
+ * `__type` (JSON services) or `<Code>` (S3) AWS puts on the wire, the HTTP
+ * status that goes with it and, for S3, AWS's usual message. */
 #ifndef TP_ERRORS_H
 #define TP_ERRORS_H
 
@@ -8,6 +9,7 @@ enum tp_err {
     TP_ENOTFOUND,      /* storage: no such row */
     TP_EEXISTS,        /* storage: unique key taken */
     TP_EIO,            /* storage: SQLite failed */
+    TP_ENOTEMPTY,      /* storage: a container still holds something */
     ERR_VALIDATION,
     ERR_SERIALIZATION,
     ERR_RESOURCE_NOT_FOUND,
@@ -22,13 +24,38 @@ enum tp_err {
     ERR_INVALID_SIGNATURE,
     ERR_ACCESS_DENIED,
     ERR_INTERNAL,
+    /* S3 (XML <Error><Code>) */
+    S3_ACCESS_DENIED,
+    S3_BAD_DIGEST,
+    S3_BUCKET_ALREADY_OWNED,
+    S3_BUCKET_NOT_EMPTY,
+    S3_INCOMPLETE_BODY,
+    S3_INTERNAL_ERROR,
+    S3_INVALID_ARGUMENT,
+    S3_INVALID_BUCKET_NAME,
+    S3_INVALID_DIGEST,
+    S3_INVALID_RANGE,
+    S3_INVALID_REQUEST,
+    S3_KEY_TOO_LONG,
+    S3_MALFORMED_XML,
+    S3_METHOD_NOT_ALLOWED,
+    S3_NO_SUCH_BUCKET,
+    S3_NO_SUCH_KEY,
+    S3_NOT_IMPLEMENTED,
+    S3_PRECONDITION_FAILED,
+    S3_INVALID_LOCATION,
+    S3_NO_SUCH_UPLOAD,
+    S3_INVALID_PART,
+    S3_INVALID_PART_ORDER,
+    S3_ENTITY_TOO_SMALL,
     ERR_COUNT
 };
 
 struct tp_err_info {
-    const char *type;   /* AWS __type */
+    const char *type;   /* AWS __type, or S3 <Code> */
     int status;         /* HTTP status */
     int capital_message;/* Coral serialisation errors spell it "Message" */
+    const char *message;/* S3: the usual <Message> */
 };
 
 const struct tp_err_info *errors_info(enum tp_err e);

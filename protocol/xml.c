@@ -137,6 +137,10 @@ void xw_elemn(struct xw *w, const char *tag, const char *text, size_t n)
 
 void xw_elem(struct xw *w, const char *tag, const char *text) { xw_elemn(w, tag, text, strlen(text)); }
 
+void xw_text(struct xw *w, const char *text) { put_escaped(w, text, strlen(text)); }
+
+void xw_raw(struct xw *w, const char *xml, size_t n) { put(w, xml, n); }
+
 void xw_elem_u64(struct xw *w, const char *tag, uint64_t v)
 {
     char b[24];

@@ -28,6 +28,10 @@ void xw_close(struct xw *w, const char *tag);
 void xw_elem(struct xw *w, const char *tag, const char *text);
 void xw_elemn(struct xw *w, const char *tag, const char *text, size_t n);
 void xw_elem_u64(struct xw *w, const char *tag, uint64_t v);
+/* Escaped text inside the open element. */
+void xw_text(struct xw *w, const char *text);
+/* Markup built by another writer, spliced in as it is. */
+void xw_raw(struct xw *w, const char *xml, size_t n);
 /* <tag>2009-10-12T17:50:30.000Z</tag> from epoch milliseconds */
 void xw_elem_time(struct xw *w, const char *tag, uint64_t ms);
 

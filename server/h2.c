@@ -8,7 +8,17 @@
  * all its calls on one connection — and stop the reading that keeps PINGs and
  * flow control going. A worker touches only its job; it hands the finished job
  * back through a mutex-guarded queue and a wake-up pipe, and the connection
- * thread submits the response if the stream still exists. */
+ * thread submits the response if the stream still exists.
+ *
+ * When the request's head is in (END_HEADERS), router_stream_open may take the
+ * body as a stream: DATA then goes to its write() on the connection thread as
+ * it arrives (a brief block there holds the client back through TCP; nothing
+ * is buffered), and its finish() runs on a worker in place of router_dispatch
+ * — at END_STREAM, as soon as write() refuses (later DATA is dropped, and the
+ * stream reset once the response is out), or with complete = 0 when the
+ * stream closes first (RST_STREAM); at teardown, inline.
+ * A response with a tp_source is pulled by the DATA provider on the
+ * connection thread as flow control allows, and closed with its job. */
 #define _GNU_SOURCE /* pipe2 */
 #include "server/h2.h"
 #include "server/request.h"
@@ -52,11 +62,14 @@ struct h2_job {
     char *authority;
     struct tp_header *headers;
     size_t n_headers, header_bytes;
+    struct tp_request rq;  /* built when the head is in; points into the above */
     struct tp_body body;
+    struct tp_stream *stream; /* a streamed body's consumer, until finish() */
+    int complete;          /* finish()'s argument */
     int rejected;          /* answered early (413): later frames are ignored */
     int head;
     struct tp_response rs;
-    size_t sent;           /* bytes of rs.body already given to nghttp2 */
+    uint64_t sent;         /* bytes of rs.body or rs.source given to nghttp2 */
     struct h2_job *prev, *next; /* conn->jobs, connection thread only */
     struct h2_job *done_next;   /* conn->done, under conn->mu */
 };
@@ -84,10 +97,23 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Teardown with an upload still open: the connection is gone, so finish()
+ * may block here, and its response has no one to go to. */
+static void abandon_stream(struct h2_job *job)
+{
+    struct tp_response rs = {0};
+
+    job->stream->finish(job->stream, 0, &rs);
+    job->stream = NULL;
+    response_free(&rs);
+}
+
 static void free_job(struct h2_job *job)
 {
     struct h2_conn *c = job->conn;
 
+    if (job->stream != NULL)
+        abandon_stream(job);
     if (job->prev != NULL)
         job->prev->next = job->next;
     else
@@ -146,16 +172,15 @@ static int add_header(struct h2_job *job, const char *name, size_t nlen,
     return 0;
 }
 
-/* Worker side: build the protocol-neutral request and run the router. */
-static void run_job(struct h2_job *job)
+/* Builds job->rq once the head is in: the path split at '?', and a "host"
+ * header from :authority, since services read only headers. -1 for CONNECT,
+ * the one method nghttp2 lets through without :path. */
+static int read_head(struct h2_job *job)
 {
-    struct tp_request rq = {0};
     char *query;
 
-    if (job->method == NULL || job->path == NULL) {
-        job->rs.status = 400; /* CONNECT, the one method nghttp2 lets through without :path */
-        return;
-    }
+    if (job->method == NULL || job->path == NULL)
+        return -1;
     query = strchr(job->path, '?');
     if (query != NULL)
         *query++ = '\0';
@@ -167,15 +192,31 @@ static void run_job(struct h2_job *job)
         if (!has_host)
             (void)add_header(job, "host", 4, job->authority, strlen(job->authority));
     }
-    rq.method = job->method;
-    rq.path = job->path;
-    rq.query = query != NULL ? query : "";
-    rq.headers = job->headers;
-    rq.n_headers = job->n_headers;
-    rq.body = job->body.buf;
-    rq.body_len = job->body.len;
-    rq.http2 = 1;
-    router_dispatch(&rq, &job->rs);
+    job->rq.method = job->method;
+    job->rq.path = job->path;
+    job->rq.query = query != NULL ? query : "";
+    job->rq.headers = job->headers;
+    job->rq.n_headers = job->n_headers;
+    job->rq.http2 = 1;
+    return 0;
+}
+
+/* Worker side: the response comes from the stream's finish(), or from the
+ * router on the buffered body. */
+static void run_job(struct h2_job *job)
+{
+    struct tp_stream *st = job->stream;
+
+    if (st != NULL) {
+        job->stream = NULL;
+        st->finish(st, job->complete, &job->rs);
+    } else if (job->rq.method == NULL) {
+        job->rs.status = 400; /* CONNECT */
+    } else {
+        job->rq.body = job->body.buf;
+        job->rq.body_len = job->body.len;
+        router_dispatch(&job->rq, &job->rs);
+    }
 }
 
 static void *worker_main(void *arg)
@@ -198,10 +239,13 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static void dispatch(struct h2_conn *c, struct h2_job *job)
+/* Hands the job to a worker. For a streamed body, complete is finish()'s
+ * argument: 1 at END_STREAM, 0 when write() refused or the stream closed first. */
+static void dispatch(struct h2_conn *c, struct h2_job *job, int complete)
 {
     pthread_t t;
 
+    job->complete = complete;
     nghttp2_session_set_stream_user_data(c->session, job->stream_id, NULL);
     c->running++;
     /* Without a thread the handler runs here: slower, but still correct. */
@@ -216,7 +260,7 @@ static ssize_t read_body(nghttp2_session *session, int32_t stream_id, uint8_t *b
                          nghttp2_data_source *source, void *user_data)
 {
     struct h2_job *job = source->ptr;
-    size_t left = job->rs.body_len - job->sent;
+    size_t left = job->rs.body_len - (size_t)job->sent;
 
     (void)session;
     (void)stream_id;
@@ -228,6 +272,31 @@ static ssize_t read_body(nghttp2_session *session, int32_t stream_id, uint8_t *b
     if (job->sent == job->rs.body_len)
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;
     return (ssize_t)length;
+}
+
+/* Called only while bytes remain, so a source that gives none ends before its
+ * Content-Length: like a read error, that resets the stream (nghttp2 turns
+ * the temporal failure into RST_STREAM), since the headers are already out. */
+static ssize_t read_source(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
+                           size_t length, uint32_t *data_flags,
+                           nghttp2_data_source *source, void *user_data)
+{
+    struct h2_job *job = source->ptr;
+    struct tp_source *src = job->rs.source;
+    long n;
+
+    (void)session;
+    (void)stream_id;
+    (void)user_data;
+    if (length > src->length - job->sent)
+        length = (size_t)(src->length - job->sent);
+    n = src->read(src, job->sent, buf, length);
+    if (n <= 0 || (size_t)n > length)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    job->sent += (uint64_t)n;
+    if (job->sent == src->length)
+        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    return n;
 }
 
 /* Headers that are forbidden in HTTP/2 (RFC 9113 8.2.2) — a peer such as node
@@ -243,15 +312,20 @@ static int skip_response_header(const char *name)
     return 0;
 }
 
+static uint64_t body_length(const struct h2_job *job)
+{
+    return job->rs.source != NULL ? job->rs.source->length : job->rs.body_len;
+}
+
 /* For HEAD the router may state the length of the body it did not produce
- * (as S3 does); otherwise the length is that of the body. */
+ * (as S3 does); otherwise the length is that of the source or the body. */
 static unsigned long long content_length(const struct h2_job *job)
 {
     if (job->head)
         for (size_t i = 0; i < job->rs.n_headers; i++)
             if (strcasecmp(job->rs.headers[i].name, "content-length") == 0)
                 return strtoull(job->rs.headers[i].value, NULL, 10);
-    return job->rs.body_len;
+    return body_length(job);
 }
 
 static nghttp2_nv make_nv(const char *name, const char *value)
@@ -262,11 +336,13 @@ static nghttp2_nv make_nv(const char *name, const char *value)
 
 /* Submits job->rs on its stream; the job must already be the stream's user
  * data so that it lives as long as the DATA frames it feeds. nghttp2 copies
- * and lower-cases the header names. */
+ * and lower-cases the header names. A source not read (HEAD, 204, empty) is
+ * closed with the job. */
 static int submit_response(struct h2_conn *c, struct h2_job *job)
 {
     nghttp2_nv nva[TP_MAX_RESPONSE_HEADERS + 2];
-    nghttp2_data_provider prd = {.source.ptr = job, .read_callback = read_body};
+    nghttp2_data_provider prd = {.source.ptr = job,
+                                 .read_callback = job->rs.source != NULL ? read_source : read_body};
     char status[8], clen[24];
     int code = job->rs.status;
     size_t n = 0;
@@ -284,7 +360,7 @@ static int submit_response(struct h2_conn *c, struct h2_job *job)
     snprintf(clen, sizeof clen, "%llu", content_length(job));
     nva[n++] = make_nv("content-length", clen);
     return nghttp2_submit_response(c->session, job->stream_id, nva, n,
-                                   job->head || job->rs.body_len == 0 ? NULL : &prd);
+                                   job->head || body_length(job) == 0 ? NULL : &prd);
 }
 
 /* Answers 413 while the body is still arriving and forgets what was buffered;
@@ -412,6 +488,13 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
     (void)flags;
     if (job == NULL || job->rejected)
         return 0;
+    /* A refused piece ends the upload: dispatch detaches the job from the
+     * stream, so the rest of the body finds none and is dropped. */
+    if (job->stream != NULL) {
+        if (job->stream->write(job->stream, data, len) != 0)
+            dispatch(c, job, 0);
+        return 0;
+    }
     switch (body_append(&job->body, data, len)) {
     case 0:
         return 0;
@@ -432,6 +515,21 @@ static int declares_too_large(const struct h2_job *job)
     return 0;
 }
 
+/* The head is in, no body yet: a service may take the body as a stream (the
+ * request is then dropped: the service copied what it needs, and the upload
+ * may last minutes); otherwise a declared length over the limit is refused
+ * before any byte is buffered. */
+static void begin_request(struct h2_conn *c, struct h2_job *job)
+{
+    job->head = job->method != NULL && strcmp(job->method, "HEAD") == 0;
+    if (read_head(job) == 0)
+        job->stream = router_stream_open(&job->rq);
+    if (job->stream != NULL)
+        drop_request(job);
+    else if (declares_too_large(job))
+        reject_too_large(c, job);
+}
+
 static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
                          void *user_data)
 {
@@ -444,20 +542,19 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
     if (job == NULL || job->rejected)
         return 0;
     if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
-        job->head = job->method != NULL && strcmp(job->method, "HEAD") == 0;
-        if (declares_too_large(job)) {
-            reject_too_large(c, job);
+        begin_request(c, job);
+        if (job->rejected)
             return 0;
-        }
     }
     if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
-        dispatch(c, job);
+        dispatch(c, job, 1);
     return 0;
 }
 
-/* A response completed while the request body is still coming (only a 413
- * does that): RST_STREAM(NO_ERROR) tells the client to stop sending
- * (RFC 9113 8.1); without it curl waits for a stream end that never comes. */
+/* A response completed while the request body is still coming (a 413, or an
+ * upload whose write() refused): RST_STREAM(NO_ERROR) tells the client to stop
+ * sending (RFC 9113 8.1); without it curl waits for a stream end that never
+ * comes. */
 static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame,
                          void *user_data)
 {
@@ -470,14 +567,19 @@ static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame,
     return 0;
 }
 
+/* A job still attached here is receiving its body (the peer reset the
+ * stream, or the session closed it) or sending its response. An open upload
+ * still gets its finish(), on a worker like any other; collect_finished then
+ * finds the stream gone and frees the job. */
 static int on_stream_close(nghttp2_session *session, int32_t stream_id,
                            uint32_t error_code, void *user_data)
 {
     struct h2_job *job = nghttp2_session_get_stream_user_data(session, stream_id);
 
     (void)error_code;
-    (void)user_data;
-    if (job != NULL)
+    if (job != NULL && job->stream != NULL)
+        dispatch(user_data, job, 0);
+    else if (job != NULL)
         free_job(job);
     return 0;
 }
@@ -610,7 +712,7 @@ static struct h2_conn *conn_new(int fd, const volatile int *stop)
 }
 
 /* nghttp2_session_del runs no stream-close callbacks: the jobs still attached
- * to streams are freed from c->jobs. */
+ * to streams are freed from c->jobs (open uploads finished, sources closed). */
 static void conn_free(struct h2_conn *c)
 {
     wait_workers(c);

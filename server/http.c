@@ -9,9 +9,20 @@
  *
  * libmicrohttpd runs without a listening socket, one thread per connection,
  * because handlers block (up to ~100 ms on a database group commit) and must
- * not stall other connections. Its access handler buffers the body, builds a
- * struct tp_request from the raw request-target (kept by the URI log callback,
- * since MHD hands the handler a decoded path) and calls router_dispatch. */
+ * not stall other connections. The access handler builds a struct tp_request
+ * from the raw request-target (kept by the URI log callback, since MHD hands
+ * the handler a decoded path) as soon as the head is in, and offers it to
+ * router_stream_open:
+ *   - NULL (every request but S3 uploads): the body is buffered, up to
+ *     TP_MAX_BODY, and router_dispatch answers once it is complete;
+ *   - a stream: each piece of body goes to its write() as MHD reads it, so a
+ *     5 GiB upload is never held (MHD's read buffer and TCP pace the client);
+ *     finish() makes the response at the end, or at once when write()
+ *     refuses (the rest of the upload is then read and dropped), or with
+ *     complete = 0 from the completion callback when the peer or the daemon
+ *     ends the request first.
+ * A response with a tp_source is pulled through MHD's content-reader
+ * callback as the socket drains, and closed by the response's free callback. */
 #define _GNU_SOURCE /* accept4, pipe2 */
 #include "server/http.h"
 #include "server/h2.h"
@@ -40,6 +51,7 @@
 #define IDLE_SECONDS 120u            /* libmicrohttpd's timeout for an idle connection */
 #define DRAIN_MS (10 * 1000)         /* on stop, how long in-flight HTTP/1.1 requests may take */
 #define MHD_POOL_BYTES ((size_t)128 * 1024) /* per connection: headers plus read buffer */
+#define SOURCE_BLOCK ((size_t)64 * 1024)   /* bytes pulled from a tp_source at a time */
 
 /* MHD_USE_THREAD_PER_CONNECTION needs the internal polling thread; that thread
  * watches only the inter-thread channel (MHD_USE_ITC), through which
@@ -68,12 +80,23 @@ struct accepted {
     socklen_t addrlen;
 };
 
+struct header_list {
+    struct tp_header *items;
+    size_t n, cap;
+    int failed;
+};
+
 /* One HTTP/1.1 request: MHD's per-request pointer (con_cls). */
 struct h1_req {
     struct http_server *srv;
-    char *uri;              /* raw request-target, query included */
-    struct tp_body body;
+    char *uri;              /* raw request-target; cut at '?' once the head is in */
+    struct header_list hl;  /* req's headers */
+    struct tp_request req;  /* built when the head is in, body added at dispatch */
+    struct tp_body body;    /* buffered path */
+    struct tp_stream *stream; /* streamed path: the body's consumer until finish() */
+    struct tp_response rs;
     int started;            /* counted in srv->inflight */
+    int streamed;           /* router_stream_open took the body */
     int too_large;
 };
 
@@ -105,6 +128,28 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *con)
     return rq;
 }
 
+static void free_headers(struct header_list *hl)
+{
+    for (size_t i = 0; i < hl->n; i++) {
+        free(hl->items[i].name);
+        free(hl->items[i].value);
+    }
+    free(hl->items);
+    *hl = (struct header_list){0};
+}
+
+/* finish() fills rq->rs, which is sent once the whole upload has been read. */
+static void end_stream(struct h1_req *rq, int complete)
+{
+    struct tp_stream *st = rq->stream;
+
+    rq->stream = NULL;
+    st->finish(st, complete, &rq->rs);
+}
+
+/* MHD calls this after the response was sent, and also when the peer goes
+ * away or the daemon stops first (then toe says why, and a streamed upload
+ * may still be open). */
 static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -115,6 +160,8 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
     (void)toe;
     if (rq == NULL)
         return;
+    if (rq->stream != NULL)
+        end_stream(rq, 0);
     if (rq->started) {
         pthread_mutex_lock(&srv->mu);
         srv->inflight--;
@@ -122,7 +169,9 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
         pthread_mutex_unlock(&srv->mu);
     }
     free(rq->uri);
+    free_headers(&rq->hl);
     body_free(&rq->body);
+    response_free(&rq->rs); /* closes a source MHD never took (HEAD, failure) */
     free(rq);
     *con_cls = NULL;
 }
@@ -151,11 +200,19 @@ static int append_body(struct h1_req *rq, const char *data, size_t len)
     return rc < 0 ? -1 : 0;
 }
 
-struct header_list {
-    struct tp_header *items;
-    size_t n, cap;
-    int failed;
-};
+/* A streamed body goes to its consumer until it refuses a piece. finish()
+ * then runs at once, but its response waits while the rest of the upload is
+ * read and dropped: libmicrohttpd 0.9.75 queues a response only before the
+ * body or after all of it. Returns -1 when out of memory (buffered path). */
+static int take_body(struct h1_req *rq, const char *data, size_t len)
+{
+    if (!rq->streamed)
+        return append_body(rq, data, len);
+    if (rq->stream != NULL &&
+        rq->stream->write(rq->stream, (const unsigned char *)data, len) != 0)
+        end_stream(rq, 0);
+    return 0;
+}
 
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind,
                                       const char *key, const char *value)
@@ -182,23 +239,38 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind,
     return MHD_YES;
 }
 
-static void free_headers(struct header_list *hl)
+/* Builds rq->req from the head: headers copied, the raw target split at '?'.
+ * The method is MHD's, valid until the request completes. */
+static int read_head(struct MHD_Connection *con, struct h1_req *rq, const char *method)
 {
-    for (size_t i = 0; i < hl->n; i++) {
-        free(hl->items[i].name);
-        free(hl->items[i].value);
-    }
-    free(hl->items);
+    char *query = strchr(rq->uri, '?');
+    int n = MHD_get_connection_values(con, MHD_HEADER_KIND, NULL, NULL);
+
+    rq->hl.cap = n > 0 ? (size_t)n : 0;
+    rq->hl.items = calloc(rq->hl.cap + 1, sizeof *rq->hl.items);
+    if (rq->hl.items == NULL)
+        return -1;
+    MHD_get_connection_values(con, MHD_HEADER_KIND, collect_header, &rq->hl);
+    if (rq->hl.failed)
+        return -1;
+    if (query != NULL)
+        *query++ = '\0';
+    rq->req.method = method;
+    rq->req.path = rq->uri;
+    rq->req.query = query != NULL ? query : "";
+    rq->req.headers = rq->hl.items;
+    rq->req.n_headers = rq->hl.n;
+    return 0;
 }
 
 /* For HEAD the router may state the length of the body it did not produce;
- * otherwise the length is that of the body. */
+ * otherwise the length is that of the source or of the body. */
 static uint64_t head_length(const struct tp_response *rs)
 {
     for (size_t i = 0; i < rs->n_headers; i++)
         if (strcasecmp(rs->headers[i].name, "content-length") == 0)
             return strtoull(rs->headers[i].value, NULL, 10);
-    return rs->body_len;
+    return rs->source != NULL ? rs->source->length : rs->body_len;
 }
 
 /* MHD never reads the body of a response to HEAD; should it, fail safely. */
@@ -211,24 +283,62 @@ static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
     return MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
+/* MHD asks only for bytes before the declared length, so a source that has
+ * none (ends early) is failing too: MHD then closes the connection, the only
+ * way to tell the client once the headers are out. */
+static ssize_t read_source(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct tp_source *src = cls;
+    long n = src->read(src, pos, buf, max);
+
+    if (n <= 0 || (size_t)n > max)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    return n;
+}
+
+/* MHD's free callback: runs once, when MHD drops the response — sent,
+ * failed, peer gone or daemon stopped. */
+static void close_source(void *cls)
+{
+    struct tp_source *src = cls;
+
+    src->close(src);
+}
+
+/* MHD takes the source or the body over (rs keeps neither) and computes
+ * Content-Length itself. */
+static struct MHD_Response *body_response(struct tp_response *rs)
+{
+    struct MHD_Response *resp;
+
+    if (rs->source != NULL) {
+        resp = MHD_create_response_from_callback(rs->source->length, SOURCE_BLOCK,
+                                                 read_source, rs->source, close_source);
+        if (resp != NULL)
+            rs->source = NULL;
+        return resp;
+    }
+    resp = MHD_create_response_from_buffer(rs->body_len, rs->body, MHD_RESPMEM_MUST_FREE);
+    if (resp != NULL) {
+        rs->body = NULL;
+        rs->body_len = 0;
+    }
+    return resp;
+}
+
 /* libmicrohttpd 0.9.75 has no head-only response flag, and refuses an
  * application Content-Length header. For HEAD, a response "from callback" of
- * the router's stated size makes MHD send that Content-Length and no body.
- * Otherwise MHD takes the body over (rs->body becomes NULL) and computes
- * Content-Length itself; it adds Date, and no Content-Type of its own. */
+ * the router's stated size makes MHD send that Content-Length and no body; a
+ * source stays in rs, to be closed unread. MHD adds Date, and no Content-Type
+ * of its own. */
 static struct MHD_Response *build_response(struct tp_response *rs, int head, int closing)
 {
     struct MHD_Response *resp;
 
-    if (head) {
+    if (head)
         resp = MHD_create_response_from_callback(head_length(rs), 4096, no_body, NULL, NULL);
-    } else {
-        resp = MHD_create_response_from_buffer(rs->body_len, rs->body, MHD_RESPMEM_MUST_FREE);
-        if (resp != NULL) {
-            rs->body = NULL;
-            rs->body_len = 0;
-        }
-    }
+    else
+        resp = body_response(rs);
     if (resp == NULL)
         return NULL;
     for (size_t i = 0; i < rs->n_headers; i++)
@@ -240,47 +350,31 @@ static struct MHD_Response *build_response(struct tp_response *rs, int head, int
     return resp;
 }
 
+/* The whole body has been read: the response comes from the stream's
+ * finish() (already made if the stream refused a piece), or from
+ * router_dispatch on the buffered body. */
 static enum MHD_Result respond(struct MHD_Connection *con, struct h1_req *rq, const char *method)
 {
-    struct header_list hl = {0};
-    struct tp_request req = {0};
-    struct tp_response rs = {0};
-    struct MHD_Response *resp = NULL;
-    char *query = strchr(rq->uri, '?');
-    int n = MHD_get_connection_values(con, MHD_HEADER_KIND, NULL, NULL);
-    enum MHD_Result ret = MHD_NO;
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
 
-    hl.cap = n > 0 ? (size_t)n : 0;
-    hl.items = calloc(hl.cap + 1, sizeof *hl.items);
-    if (hl.items == NULL)
-        goto out;
-    MHD_get_connection_values(con, MHD_HEADER_KIND, collect_header, &hl);
-    if (hl.failed)
-        goto out;
-    if (query != NULL)
-        *query++ = '\0';
-    req.method = method;
-    req.path = rq->uri;
-    req.query = query != NULL ? query : "";
-    req.headers = hl.items;
-    req.n_headers = hl.n;
-    req.body = rq->body.buf;
-    req.body_len = rq->body.len;
-    router_dispatch(&req, &rs);
-    /* The response may take a while to send; the upload is not needed for it. */
-    body_free(&rq->body);
-    if (rs.status < 200 || rs.status > 599)
-        rs.status = 500;
-    resp = build_response(&rs, strcmp(method, MHD_HTTP_METHOD_HEAD) == 0,
+    if (rq->stream != NULL) {
+        end_stream(rq, 1);
+    } else if (!rq->streamed) {
+        rq->req.body = rq->body.buf;
+        rq->req.body_len = rq->body.len;
+        router_dispatch(&rq->req, &rq->rs);
+        /* The response may take a while to send; the upload is not needed for it. */
+        body_free(&rq->body);
+    }
+    if (rq->rs.status < 200 || rq->rs.status > 599)
+        rq->rs.status = 500;
+    resp = build_response(&rq->rs, strcmp(method, MHD_HTTP_METHOD_HEAD) == 0,
                           __atomic_load_n(&rq->srv->stop, __ATOMIC_RELAXED));
     if (resp == NULL)
-        goto out;
-    ret = MHD_queue_response(con, (unsigned)rs.status, resp);
-out:
-    if (resp != NULL)
-        MHD_destroy_response(resp);
-    response_free(&rs);
-    free_headers(&hl);
+        return MHD_NO;
+    ret = MHD_queue_response(con, (unsigned)rq->rs.status, resp);
+    MHD_destroy_response(resp);
     return ret;
 }
 
@@ -292,33 +386,53 @@ static int declares_too_large(struct MHD_Connection *con)
     return cl != NULL && strtoull(cl, NULL, 10) > TP_MAX_BODY;
 }
 
+/* The head is in, no body byte read yet: a service may take the body as a
+ * stream; otherwise a declared length over the limit is refused now. */
+static enum MHD_Result begin_request(struct MHD_Connection *con, struct h1_req *rq,
+                                     const char *method)
+{
+    struct http_server *srv = rq->srv;
+
+    rq->started = 1;
+    pthread_mutex_lock(&srv->mu);
+    srv->inflight++;
+    pthread_mutex_unlock(&srv->mu);
+    if (read_head(con, rq, method) < 0)
+        return MHD_NO;
+    rq->stream = router_stream_open(&rq->req);
+    if (rq->stream != NULL) {
+        rq->streamed = 1;
+        /* The service copied what it needs; the upload may last minutes. */
+        free_headers(&rq->hl);
+        return MHD_YES;
+    }
+    /* Answered before the body is read: no "100 Continue" is sent, and MHD
+     * closes the connection after the response. */
+    if (declares_too_large(con))
+        return reply_status(con, MHD_HTTP_CONTENT_TOO_LARGE);
+    return MHD_YES;
+}
+
 /* MHD calls this first when the headers are in (no body yet), then once per
- * chunk of body, then once more with no data when the request is complete. */
+ * chunk of body, then once more with no data when the request is complete.
+ * Returning MHD_YES from the first call without a response makes MHD answer
+ * `Expect: 100-continue`. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
 {
-    struct http_server *srv = cls;
     struct h1_req *rq = *con_cls;
 
+    (void)cls;
     (void)url;
     (void)version;
     if (rq == NULL) /* on_uri ran out of memory */
         return reply_status(con, MHD_HTTP_INTERNAL_SERVER_ERROR);
-    if (!rq->started) {
-        rq->started = 1;
-        pthread_mutex_lock(&srv->mu);
-        srv->inflight++;
-        pthread_mutex_unlock(&srv->mu);
-        /* Answered before the body is read: no "100 Continue" is sent, and
-         * MHD closes the connection after the response. */
-        if (declares_too_large(con))
-            return reply_status(con, MHD_HTTP_CONTENT_TOO_LARGE);
-        return MHD_YES;
-    }
+    if (!rq->started)
+        return begin_request(con, rq, method);
     if (*upload_data_size > 0) {
-        if (append_body(rq, upload_data, *upload_data_size) < 0)
+        if (take_body(rq, upload_data, *upload_data_size) < 0)
             return MHD_NO;
         *upload_data_size = 0;
         return MHD_YES;

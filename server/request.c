@@ -1,5 +1,6 @@
 /* Helpers on the protocol-neutral request and response (server/request.h):
- * header lookup for services, and ownership of response headers and body. */
+ * header lookup for services, and ownership of response headers, body and
+ * source. */
 #include "server/request.h"
 
 #include <stdlib.h>
@@ -51,6 +52,12 @@ void response_free(struct tp_response *rs)
     free(rs->body);
     rs->body = NULL;
     rs->body_len = 0;
+    /* A source a front never took over (HEAD, a failure before sending) is
+     * still open; one it took is no longer here. */
+    if (rs->source != NULL) {
+        rs->source->close(rs->source);
+        rs->source = NULL;
+    }
 }
 
 int body_append(struct tp_body *b, const void *data, size_t len)

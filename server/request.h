@@ -4,11 +4,12 @@
 #define TP_REQUEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Largest request body accepted; beyond it the front answers 413 without buffering.
  * A 10 MiB PutRecords in base64 JSON is about 14 MiB. */
 #define TP_MAX_BODY (32u * 1024u * 1024u)
-#define TP_MAX_RESPONSE_HEADERS 16
+#define TP_MAX_RESPONSE_HEADERS 64
 
 struct tp_header {
     char *name;  /* lower-case */
@@ -26,12 +27,36 @@ struct tp_request {
     int http2;
 };
 
+/* A response body produced while it is sent (an S3 object of any size),
+ * instead of a buffer. The front pulls it as the peer reads, then closes it,
+ * on every path (sent, peer gone, shutdown). */
+struct tp_source {
+    uint64_t length;   /* the Content-Length */
+    /* Copies up to max bytes from offset pos (pos grows by what was returned)
+     * into buf: the count, or -1 when the body cannot be produced (the front
+     * then aborts the connection/stream; headers are already out). */
+    long (*read)(struct tp_source *src, uint64_t pos, void *buf, size_t max);
+    void (*close)(struct tp_source *src);
+};
+
 struct tp_response {
     int status;
     struct tp_header headers[TP_MAX_RESPONSE_HEADERS]; /* owned (malloc'd) */
     size_t n_headers;
     unsigned char *body; /* owned (malloc'd), may be NULL */
     size_t body_len;
+    struct tp_source *source; /* owned; when set, the body (body must be NULL) */
+};
+
+/* A request body consumed while it arrives (an S3 upload of any size), instead
+ * of being buffered. See router_stream_open. */
+struct tp_stream {
+    /* The next piece of the body, in order. Non-zero: accept no more; the
+     * front stops reading the body (or discards the rest) and calls finish. */
+    int (*write)(struct tp_stream *st, const unsigned char *data, size_t n);
+    /* The body ended (complete = 1) or the peer went away / write refused
+     * (complete = 0). Fills rs (ignored when the peer is gone) and frees st. */
+    void (*finish)(struct tp_stream *st, int complete, struct tp_response *rs);
 };
 
 /* A request body as it arrives: grows by doubling, never past TP_MAX_BODY. */
@@ -51,9 +76,19 @@ const char *request_header(const struct tp_request *rq, const char *lname);
 void response_add_header(struct tp_response *rs, const char *name, const char *value);
 /* Takes ownership of body (malloc'd). */
 void response_set_body(struct tp_response *rs, unsigned char *body, size_t len);
+/* Frees headers and body, and closes a source that was never sent. */
 void response_free(struct tp_response *rs);
 
 /* The single entry point of all services (server/router.c). Fills rs; never fails. */
 void router_dispatch(const struct tp_request *rq, struct tp_response *rs);
+
+/* Called by a front once a request's head is in, before any body byte (rq has
+ * no body). NULL: buffer the body (up to TP_MAX_BODY) and call
+ * router_dispatch as usual. Otherwise the body streams into the returned
+ * tp_stream, without the TP_MAX_BODY cap, and its finish() makes the
+ * response. rq is valid only during the call: the fronts free its headers
+ * once a stream is returned, so the stream copies what it keeps.
+ * `Expect: 100-continue` is answered as for any request. */
+struct tp_stream *router_stream_open(const struct tp_request *rq);
 
 #endif

@@ -5,6 +5,7 @@
  * Each stage answers with its own AWS error; handlers repeat none of them. */
 #include "server/config.h"
 #include "protocol/cbor.h"
+#include "server/s3.h"
 #include "server/service.h"
 #include "storage/db.h"
 
@@ -50,6 +51,7 @@ static void health(struct tp_response *rs)
     jw_key(&w, "services");
     jw_obj_begin(&w);
     jw_key(&w, "kinesis"); jw_str(&w, "running");
+    jw_key(&w, "s3"); jw_str(&w, "running");
     jw_obj_end(&w);
     jw_obj_end(&w);
     rs->status = 200;
@@ -207,6 +209,14 @@ out:
     return rc;
 }
 
+/* Requests no JSON/CBOR service claims belong to S3. */
+static int is_s3(const struct tp_request *rq)
+{
+    const char *ct = request_header(rq, "content-type");
+    return !request_header(rq, "x-amz-target") && strncmp(rq->path, "/_tidepool/", 11) &&
+           !(ct && (!strncmp(ct, "application/x-amz-json-", 23) || !strncmp(ct, CBOR_CONTENT_TYPE, strlen(CBOR_CONTENT_TYPE))));
+}
+
 void router_dispatch(const struct tp_request *rq, struct tp_response *rs)
 {
     char rid[37];
@@ -215,6 +225,10 @@ void router_dispatch(const struct tp_request *rq, struct tp_response *rs)
 
     if (!strcmp(rq->method, "GET") && !strcmp(rq->path, "/_tidepool/health")) {
         health(rs);
+        return;
+    }
+    if (is_s3(rq)) {
+        s3_dispatch(rq, rs);
         return;
     }
     memset(&c, 0, sizeof c);
@@ -239,13 +253,15 @@ void router_dispatch(const struct tp_request *rq, struct tp_response *rs)
         json_service(&c, svc, dot + 1, strlen(dot + 1));
         finish_json(&c, c.out.cbor ? CBOR_CONTENT_TYPE : svc->content_type);
     } else {
-        /* No service claims it. A JSON- or CBOR-protocol body without a known
-         * target is an unknown operation; anything else cannot even be
-         * attributed to a service (S3 will take those). */
-        int rpc = c.out.cbor || (ct && !strncmp(ct, "application/x-amz-json-", 23));
-        reply_error(&c, target || rpc ? ERR_UNKNOWN_OPERATION : ERR_ACCESS_DENIED,
-                    target || rpc ? NULL : "Unable to determine service/operation name to be authorized");
+        /* No service claims it: a JSON- or CBOR-protocol request whose target
+         * names no service (or none at all). */
+        reply_error(&c, ERR_UNKNOWN_OPERATION, NULL);
         finish_json(&c, c.out.cbor ? CBOR_CONTENT_TYPE : "application/x-amz-json-1.1");
     }
     log_msg(LOG_DEBUG, "%s %s %s -> %d", rq->method, rq->path, target ? target : "-", rs->status);
+}
+
+struct tp_stream *router_stream_open(const struct tp_request *rq)
+{
+    return is_s3(rq) ? s3_stream_open(rq) : NULL; /* only S3 uploads stream */
 }

@@ -7,6 +7,7 @@
 #define _XOPEN_SOURCE 700 /* nftw */
 #define _DEFAULT_SOURCE
 #include "storage/db.h"
+#include "storage/objects.h"
 #include "storage/schema.h"
 
 #include <errno.h>
@@ -100,6 +101,9 @@ static int conn_open(struct db_conn *c, int writer)
     sqlite3_exec(c->db, "PRAGMA temp_store=MEMORY", NULL, NULL, NULL);
     /* the checkpointer thread does this off the writer's path (see below) */
     if (writer) {
+        /* Debian builds SQLite with SECURE_DELETE: freeing a 1 GiB object (or
+         * trimming a stream) would write as many zeros to the WAL */
+        sqlite3_exec(c->db, "PRAGMA secure_delete=OFF", NULL, NULL, NULL);
         sqlite3_exec(c->db, "PRAGMA wal_autocheckpoint=0", NULL, NULL, NULL);
         sqlite3_exec(c->db, "PRAGMA journal_size_limit=268435456", NULL, NULL, NULL);
     }
@@ -355,6 +359,14 @@ int db_open(const char *dir, char *err, size_t errlen)
         return TP_EIO;
     if (load_iterator_key() != TP_OK) {
         snprintf(err, errlen, "cannot store the iterator key: %s", sqlite3_errmsg(D.writer.db));
+        return TP_EIO;
+    }
+    /* blobs an upload left unlinked (a crash) go before any request can
+     * start a new upload, which would look the same (objects.c) */
+    if (exec("BEGIN IMMEDIATE") != SQLITE_OK || db_objects_sweep(&D.writer, NULL) != TP_OK ||
+        exec("COMMIT") != SQLITE_OK) {
+        snprintf(err, errlen, "cannot remove unlinked blobs: %s", sqlite3_errmsg(D.writer.db));
+        exec("ROLLBACK");
         return TP_EIO;
     }
     if (conn_open(&D.ckpt, 0) != TP_OK) {

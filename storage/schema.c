@@ -27,6 +27,45 @@
  *   record of a segment arrived at arrival_ms.
  *
  * tags(stream_id, key, value) -- the stream's tags.
+ *
+ * Version 2 adds S3 (storage/objects.c):
+ *
+ * buckets(id, name UNIQUE, region, created_ms)
+ *   One row per bucket; names are global, as in S3. AUTOINCREMENT: a deleted
+ *   bucket's id is never reused, so a request that looked a bucket up before it
+ *   was deleted cannot put an object into a newer bucket of the same id.
+ *
+ * objects(id, bucket_id, key, size, last_modified_ms, etag, checksum_alg, checksum,
+ *         headers, tags, extents)
+ *   One row per object; (bucket_id, key) unique, and that index is also the
+ *   listing order: key is TEXT compared with the BINARY collation (memcmp),
+ *   i.e. UTF-8 byte order, as S3 lists. headers and tags: JSON objects (tags
+ *   NULL when none). extents: the object's bytes as a list of whole blobs,
+ *   16 bytes each: i64 blob id, u64 size (little-endian). It is the last
+ *   column so a listing, which does not read it, never touches its overflow
+ *   pages (up to 160 KB for 10,000 parts).
+ *
+ * blobs(id, size, created_ms, refs)
+ *   A byte string stored in chunks. size is NULL while it is being written.
+ *   refs counts the links to it: extents of objects plus parts rows. A blob
+ *   whose count drops to 0 is deleted with its chunks in the same transaction;
+ *   one that never got a link (an upload cut off) keeps refs=0 and is removed
+ *   at the next open. AUTOINCREMENT: an id is never reused, so a stale extent
+ *   list can fail to read but never reads another object's bytes.
+ *
+ * chunks(id, data)
+ *   Blob bytes, DB_CHUNK_SIZE (1 MiB) per row; only a blob's last chunk may be
+ *   shorter. id = blob_id << 23 | chunk index: a blob's chunks are one rowid
+ *   range (no index to maintain; 8 TiB per blob, 2^40 blobs). 1 MiB rows,
+ *   committed one per writer job, are what the measurements call fast (few
+ *   large rows), and a streaming upload never holds more than one in memory.
+ *
+ * uploads(upload_id PRIMARY KEY, bucket_id, key, created_ms, headers, tags, checksum_alg)
+ *   Multipart uploads in progress; indexed by (bucket_id, key, created_ms) for
+ *   ListMultipartUploads and for DeleteBucket's emptiness check.
+ *
+ * parts(upload_id, part_number, blob, size, etag, checksum, last_modified_ms)
+ *   The parts uploaded so far; each holds one reference on its blob (refs).
  */
 #include "storage/schema.h"
 
@@ -56,6 +95,29 @@ static const char *const MIGRATIONS[] = {
     "CREATE INDEX segments_by_time ON segments(shard_id, arrival_ms);"
     "CREATE TABLE tags(stream_id INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
     "  PRIMARY KEY(stream_id, key)) WITHOUT ROWID;",
+    /* 1 → 2: S3 */
+    "CREATE TABLE buckets("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, region TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL);"
+    "CREATE TABLE objects("
+    "  id INTEGER PRIMARY KEY, bucket_id INTEGER NOT NULL, key TEXT NOT NULL,"
+    "  size INTEGER NOT NULL, last_modified_ms INTEGER NOT NULL, etag TEXT NOT NULL,"
+    "  checksum_alg TEXT NOT NULL DEFAULT '', checksum TEXT NOT NULL DEFAULT '',"
+    "  headers TEXT, tags TEXT, extents BLOB NOT NULL,"
+    "  UNIQUE(bucket_id, key));"
+    "CREATE TABLE blobs("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, size INTEGER, created_ms INTEGER NOT NULL,"
+    "  refs INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE chunks(id INTEGER PRIMARY KEY, data BLOB NOT NULL);"
+    "CREATE TABLE uploads("
+    "  upload_id TEXT PRIMARY KEY, bucket_id INTEGER NOT NULL, key TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL, headers TEXT, tags TEXT, checksum_alg TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX uploads_by_key ON uploads(bucket_id, key, created_ms);"
+    "CREATE TABLE parts("
+    "  upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, blob INTEGER NOT NULL,"
+    "  size INTEGER NOT NULL, etag TEXT NOT NULL, checksum TEXT NOT NULL DEFAULT '',"
+    "  last_modified_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(upload_id, part_number)) WITHOUT ROWID;",
 };
 
 int schema_migrate(sqlite3 *db, char *err, size_t errlen)

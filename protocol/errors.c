@@ -57,6 +57,7 @@ static const struct tp_err_info ERRORS[ERR_COUNT] = {
                                "The list of parts was not in ascending order. Parts must be ordered by part number."},
     [S3_ENTITY_TOO_SMALL] = {"EntityTooSmall", 400, 0,
                              "Your proposed upload is smaller than the minimum allowed object size."},
+    [S3_INVALID_TAG] = {"InvalidTag", 400, 0, "The TagValue you have provided is invalid"},
 };
 
 const struct tp_err_info *errors_info(enum tp_err e)

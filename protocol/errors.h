@@ -48,6 +48,7 @@ enum tp_err {
     S3_INVALID_PART,
     S3_INVALID_PART_ORDER,
     S3_ENTITY_TOO_SMALL,
+    S3_INVALID_TAG,
     ERR_COUNT
 };
 

@@ -5,7 +5,8 @@
  * bucket and a key, and the subresource in the query (s3_api.c's table).
  * Files: s3_api.c (addressing, table, errors), s3_buckets.c (bucket
  * operations and listings), s3_objects.c (object reads, writes, deletes),
- * s3_multipart.c (multipart uploads). */
+ * s3_multipart.c (multipart uploads), s3_copy.c (CopyObject,
+ * UploadPartCopy, DeleteObjects), s3_tagging.c (object tags). */
 #ifndef TP_S3_H
 #define TP_S3_H
 
@@ -58,6 +59,11 @@ int s3_bucket_name_valid(const char *name);
 /* URL-encodes s for encoding-type=url listings (unreserved and '/' kept). */
 char *s3_url_encode(const char *s);
 
+/* RFC 7232 conditions (If-Match, If-None-Match, If-Modified-Since,
+ * If-Unmodified-Since; with prefix "x-amz-copy-source-" those of a copy's
+ * source) against o, with S3's precedence: 412, 304 or 0. */
+int s3_preconditions(const struct s3_req *q, const struct db_object *o, const char *prefix);
+
 /* Handlers of buffered requests. */
 typedef int (*s3_handler)(struct s3_req *q);
 int s3_list_buckets(struct s3_req *q);
@@ -73,6 +79,15 @@ int s3_complete_multipart_upload(struct s3_req *q);
 int s3_abort_multipart_upload(struct s3_req *q);
 int s3_list_parts(struct s3_req *q);
 int s3_list_multipart_uploads(struct s3_req *q);
+int s3_copy_object(struct s3_req *q);
+int s3_upload_part_copy(struct s3_req *q);
+int s3_delete_objects(struct s3_req *q);
+int s3_get_object_tagging(struct s3_req *q);
+int s3_put_object_tagging(struct s3_req *q);
+int s3_delete_object_tagging(struct s3_req *q);
+/* x-amz-tagging ("k=v&k2=v2") as the JSON object stored with an object: 0,
+ * or -1 with InvalidTag answered. *json is NULL when there are no tags. */
+int s3_tagging_header(struct s3_req *q, char **json);
 
 /* PutObject streams its body (s3_objects.c): the stream takes over *q's
  * contents (leaving q to be freed as a shell); NULL only when out of memory,

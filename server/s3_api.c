@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* ---- addressing ---- */
 
@@ -138,6 +139,22 @@ static void scope_region(struct s3_req *q)
         snprintf(q->region, sizeof q->region, "%.*s", (int)n, cred);
 }
 
+/* A presigned URL past X-Amz-Date + X-Amz-Expires. Signatures are not
+ * checked (any credentials are welcome), but expiry is what clients test. */
+static int presign_expired(const struct s3_req *q)
+{
+    const char *date = s3_param(q, "X-Amz-Date"), *expires = s3_param(q, "X-Amz-Expires");
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    if (!date || !expires || sscanf(date, "%4d%2d%2dT%2d%2d%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                                    &tm.tm_min, &tm.tm_sec) != 6)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    uint64_t signed_at = (uint64_t)timegm(&tm) * 1000, valid = strtoull(expires, NULL, 10) * 1000;
+    return q->now_ms > signed_at + valid;
+}
+
 int s3_parse(struct s3_req *q, const struct tp_request *rq, struct tp_response *rs)
 {
     unsigned char id[8];
@@ -177,6 +194,8 @@ int s3_parse(struct s3_req *q, const struct tp_request *rq, struct tp_response *
     }
     if (q->bucket && *path && !(q->key = url_decode(path, strlen(path), 0)))
         goto oom;
+    if (presign_expired(q))
+        return s3_error(q, S3_ACCESS_DENIED, "Request has expired");
     return 0;
 oom:
     return s3_error(q, S3_INTERNAL_ERROR, NULL);
@@ -335,6 +354,12 @@ static const struct s3_route ROUTES[] = {
     {"DELETE", OBJECT, "uploadId", s3_abort_multipart_upload},
     {"GET", OBJECT, "uploadId", s3_list_parts},
     {"GET", BUCKET, "uploads", s3_list_multipart_uploads},
+    {"PUT", OBJECT, NULL, s3_copy_object},          /* with x-amz-copy-source; plain puts stream */
+    {"PUT", OBJECT, "uploadId", s3_upload_part_copy}, /* likewise */
+    {"POST", BUCKET, "delete", s3_delete_objects},
+    {"GET", OBJECT, "tagging", s3_get_object_tagging},
+    {"PUT", OBJECT, "tagging", s3_put_object_tagging},
+    {"DELETE", OBJECT, "tagging", s3_delete_object_tagging},
 };
 
 /* Query parameters that name a subresource (an operation of its own). */

@@ -65,10 +65,15 @@ int s3_create_multipart_upload(struct s3_req *q)
     j.u.key = q->key;
     j.u.created_ms = q->now_ms;
     j.u.headers = s3_stored_headers(q);
+    if (s3_tagging_header(q, &j.u.tags)) {
+        free(j.u.headers);
+        return -1;
+    }
     if (alg)
         snprintf(j.u.checksum_alg, sizeof j.u.checksum_alg, "%s", checksum_name(a));
     int rc = db_write(create_job, &j);
     free(j.u.headers);
+    free(j.u.tags);
     if (rc != TP_OK)
         return s3_error(q, rc == TP_ENOTFOUND ? S3_NO_SUCH_BUCKET : S3_INTERNAL_ERROR, NULL);
     struct xw w;

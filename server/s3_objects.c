@@ -57,6 +57,7 @@ struct put {
     enum checksum_alg alg;
     const char *ck_header;         /* the checksum value given in a header, if any */
     uint64_t size;
+    char *tags;                    /* x-amz-tagging as stored, or NULL */
     struct db_upload upload;       /* UploadPart: the upload the part joins */
     unsigned part_number;          /* UploadPart: 1..10000; 0 for PutObject */
 };
@@ -200,6 +201,7 @@ static void put_free(struct put *p)
             checksum_abort(&p->ck);
     }
     response_free(&p->answer);
+    free(p->tags);
     db_upload_free(&p->upload);
     s3_free(&p->q);
     free(p);
@@ -234,6 +236,7 @@ static void put_finish(struct tp_stream *st, int complete, struct tp_response *r
     hex(md5, 16, j.o.etag + 1);
     strcat(j.o.etag, "\"");
     j.o.headers = p->part_number ? NULL : s3_stored_headers(&p->q);
+    j.o.tags = p->tags;
     if (p->has_ck) {
         snprintf(j.o.checksum_alg, sizeof j.o.checksum_alg, "%s", checksum_name(p->alg));
         j.o.checksum[base64_encode(ck, ckn, j.o.checksum)] = 0;
@@ -343,6 +346,8 @@ static struct tp_stream *put_open(struct s3_req *q, int part)
         p->failed = 1;
     else if (part && part_target(p))
         ;
+    else if (!part && s3_tagging_header(&p->q, &p->tags))
+        p->failed = 1;
     else if (requested_checksum(p))
         ;
     else if (!(p->bw = db_blob_begin()))
@@ -432,11 +437,14 @@ static int parse_http_date(const char *s, uint64_t *ms)
     return 0;
 }
 
-/* RFC 7232 precedence as S3 applies it: 412 or 304, else 0. */
-static int preconditions(struct s3_req *q, const struct db_object *o)
+int s3_preconditions(const struct s3_req *q, const struct db_object *o, const char *prefix)
 {
-    const char *im = s3_header(q, "if-match"), *inm = s3_header(q, "if-none-match");
-    const char *ims = s3_header(q, "if-modified-since"), *ius = s3_header(q, "if-unmodified-since");
+    char n[4][64];
+    static const char *const NAMES[] = {"if-match", "if-none-match", "if-modified-since", "if-unmodified-since"};
+    for (int i = 0; i < 4; i++)
+        snprintf(n[i], sizeof n[i], "%s%s", prefix, NAMES[i]);
+    const char *im = s3_header(q, n[0]), *inm = s3_header(q, n[1]);
+    const char *ims = s3_header(q, n[2]), *ius = s3_header(q, n[3]);
     uint64_t t;
     if (im && !etag_matches(im, o->etag))
         return 412;
@@ -508,6 +516,13 @@ static void object_headers(struct s3_req *q, const struct db_object *o)
             response_add_header(q->rs, e->string, e->valuestring);
     }
     cJSON_Delete(h);
+    cJSON *tags = o->tags ? cJSON_Parse(o->tags) : NULL;
+    if (cJSON_GetArraySize(tags) > 0) {
+        char n[16];
+        snprintf(n, sizeof n, "%d", cJSON_GetArraySize(tags));
+        response_add_header(q->rs, "x-amz-tagging-count", n);
+    }
+    cJSON_Delete(tags);
     if (o->n_extents > 1) {
         char n[16];
         snprintf(n, sizeof n, "%u", o->n_extents);
@@ -538,7 +553,7 @@ int s3_get_object(struct s3_req *q)
         body_close(&b->src);
         return s3_error(q, rc == TP_ENOTFOUND ? S3_NO_SUCH_KEY : S3_INTERNAL_ERROR, NULL);
     }
-    switch (preconditions(q, &b->o)) {
+    switch (s3_preconditions(q, &b->o, "")) {
     case 412:
         body_close(&b->src);
         return s3_error(q, S3_PRECONDITION_FAILED, NULL);

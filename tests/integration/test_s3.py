@@ -1,7 +1,7 @@
 """S3 through boto3 and the AWS CLI v1 and v2: buckets, objects up and down byte-identical
-(streamed, with the checksums current SDKs send by default), multipart uploads, listings with
-delimiters and URL-encoded odd keys, ranges, conditionals, and AWS's XML errors. Copies,
-DeleteObjects and tagging are not built yet (issue 3)."""
+(streamed, with the checksums current SDKs send by default), multipart uploads, copies,
+DeleteObjects, tags, listings with delimiters and URL-encoded odd keys, ranges, conditionals,
+and AWS's XML errors."""
 
 import hashlib
 import os
@@ -246,6 +246,73 @@ class S3Boto3Test(ServerTestCase):
             s3.upload_part(Bucket="multi", Key="small", UploadId=small, PartNumber=3, Body=b"x")
         self.assertS3Error(e, "NoSuchUpload", 404)
         self.assertEqual(s3.list_multipart_uploads(Bucket="multi").get("Uploads", []), [])
+
+    def test_copy_delete_objects_and_tags(self):
+        s3 = self.s3
+        s3.create_bucket(Bucket="copies")
+        s3.create_bucket(Bucket="copies2")
+        data = rnd(3 * 1024 * 1024 + 1, 3)
+        put = s3.put_object(Bucket="copies", Key="src key+", Body=data, ContentType="text/x-src",
+                            Metadata={"m": "1"}, Tagging="team=data&stage=raw")
+        # COPY keeps metadata and tags; same bytes, same ETag
+        r = s3.copy_object(Bucket="copies2", Key="dst", CopySource={"Bucket": "copies", "Key": "src key+"})
+        self.assertEqual(r["CopyObjectResult"]["ETag"], put["ETag"])
+        got = s3.get_object(Bucket="copies2", Key="dst")
+        self.assertEqual(got["Body"].read(), data)
+        self.assertEqual((got["ContentType"], got["Metadata"], got["TagCount"]), ("text/x-src", {"m": "1"}, 2))
+        # REPLACE takes this request's metadata; copying onto itself needs it
+        with self.assertRaises(ClientError) as e:
+            s3.copy_object(Bucket="copies", Key="src key+", CopySource={"Bucket": "copies", "Key": "src key+"})
+        self.assertS3Error(e, "InvalidRequest", 400)
+        s3.copy_object(Bucket="copies", Key="src key+", CopySource={"Bucket": "copies", "Key": "src key+"},
+                       MetadataDirective="REPLACE", ContentType="text/x-new", Metadata={"m": "2"})
+        head = s3.head_object(Bucket="copies", Key="src key+")
+        self.assertEqual((head["ContentType"], head["Metadata"]), ("text/x-new", {"m": "2"}))
+        # conditions on the source
+        with self.assertRaises(ClientError) as e:
+            s3.copy_object(Bucket="copies2", Key="x", CopySource={"Bucket": "copies", "Key": "src key+"},
+                           CopySourceIfMatch='"0000"')
+        self.assertS3Error(e, "PreconditionFailed", 412)
+        with self.assertRaises(ClientError) as e:
+            s3.copy_object(Bucket="copies2", Key="x", CopySource={"Bucket": "copies", "Key": "missing"})
+        self.assertS3Error(e, "NoSuchKey", 404)
+        # deleting the source leaves the copy whole (shared bytes are reference-counted)
+        s3.delete_object(Bucket="copies", Key="src key+")
+        self.assertEqual(s3.get_object(Bucket="copies2", Key="dst")["Body"].read(), data)
+        # UploadPartCopy with ranges
+        uid = s3.create_multipart_upload(Bucket="copies", Key="assembled")["UploadId"]
+        mib = 1024 * 1024
+        p1 = s3.upload_part_copy(Bucket="copies", Key="assembled", UploadId=uid, PartNumber=1,
+                                 CopySource={"Bucket": "copies2", "Key": "dst"}, CopySourceRange=f"bytes=0-{5 * mib - 1}"
+                                 if len(data) > 5 * mib else f"bytes=1-{len(data) - 1}")
+        p2 = s3.upload_part_copy(Bucket="copies", Key="assembled", UploadId=uid, PartNumber=2,
+                                 CopySource={"Bucket": "copies2", "Key": "dst"}, CopySourceRange="bytes=0-9")
+        with self.assertRaises(ClientError) as e:
+            s3.complete_multipart_upload(Bucket="copies", Key="assembled", UploadId=uid, MultipartUpload={"Parts": [
+                {"PartNumber": 1, "ETag": p1["CopyPartResult"]["ETag"]},
+                {"PartNumber": 2, "ETag": p2["CopyPartResult"]["ETag"]}]})
+        self.assertS3Error(e, "EntityTooSmall", 400)  # part 1 is 3 MiB
+        s3.abort_multipart_upload(Bucket="copies", Key="assembled", UploadId=uid)
+        # tags
+        self.assertEqual(s3.get_object_tagging(Bucket="copies2", Key="dst")["TagSet"],
+                         [{"Key": "team", "Value": "data"}, {"Key": "stage", "Value": "raw"}])
+        s3.put_object_tagging(Bucket="copies2", Key="dst", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
+        self.assertEqual(s3.get_object_tagging(Bucket="copies2", Key="dst")["TagSet"], [{"Key": "k", "Value": "v"}])
+        with self.assertRaises(ClientError) as e:
+            s3.put_object_tagging(Bucket="copies2", Key="dst", Tagging={"TagSet": [
+                {"Key": f"k{i}", "Value": "v"} for i in range(11)]})
+        self.assertS3Error(e, "InvalidTag", 400)
+        s3.delete_object_tagging(Bucket="copies2", Key="dst")
+        self.assertEqual(s3.get_object_tagging(Bucket="copies2", Key="dst")["TagSet"], [])
+        # DeleteObjects, loud and quiet; absent keys count as deleted
+        for i in range(5):
+            s3.put_object(Bucket="copies2", Key=f"d/{i}", Body=b"x")
+        r = s3.delete_objects(Bucket="copies2", Delete={"Objects": [{"Key": "d/0"}, {"Key": "d/1"}, {"Key": "nope"}]})
+        self.assertEqual(sorted(d["Key"] for d in r["Deleted"]), ["d/0", "d/1", "nope"])
+        r = s3.delete_objects(Bucket="copies2", Delete={"Objects": [{"Key": "d/2"}], "Quiet": True})
+        self.assertEqual(r.get("Deleted", []), [])
+        left = [o["Key"] for o in s3.list_objects_v2(Bucket="copies2", Prefix="d/")["Contents"]]
+        self.assertEqual(left, ["d/3", "d/4"])
 
     def test_raw_errors_are_aws_xml(self):
         r = self.server.raw("GET", "/no-such-bucket-here?list-type=2")

@@ -1,5 +1,5 @@
-/* kload: small load generator for bench/kinesis.sh (plain HTTP/1.1 keep-alive
- * over raw sockets, no libraries). Two modes:
+/* kload: small load generator for bench/kinesis.sh and bench/s3.sh (plain
+ * HTTP/1.1 keep-alive over raw sockets, no libraries). Modes:
  *
  *   kload getrecords PORT STREAM SHARDS READERS LIMIT TIMEOUT_S
  *     Each reader thread owns one connection and the shards i with
@@ -16,6 +16,17 @@
  *     (for servers that print nothing useful). "%RUN%" in an argument is
  *     replaced by the run number (for a fresh data directory per run).
  *     Prints min/median/max.
+ *
+ *   kload s3put PORT BUCKET PREFIX COUNT CONNS BYTES TIMEOUT_S
+ *     PUTs COUNT objects of BYTES random bytes under the keys PREFIX00000000,
+ *     PREFIX00000001, ... over CONNS keep-alive connections (one thread
+ *     each), path-style, unsigned (x-amz-content-sha256: UNSIGNED-PAYLOAD);
+ *     stops early after TIMEOUT_S (capped=1). Prints key=value results.
+ *
+ *   kload s3list PORT BUCKET MAX_KEYS TIMEOUT_S
+ *     Pages through BUCKET with ListObjectsV2 (max-keys=MAX_KEYS), following
+ *     NextContinuationToken until IsTruncated is false; counts <Key>
+ *     elements and checks the keys ascend. Prints key=value results.
  *
  * Build: gcc -O2 -pthread -o kload kload.c
  */
@@ -130,24 +141,15 @@ static int write_all(int fd, const char *p, size_t n)
 }
 
 /* One request/response on the keep-alive connection (reconnecting once if the
- * server closed it). Returns 0 with c->status and c->body set, -1 on error. */
-static int request(struct conn *c, const char *op, const char *body, size_t body_len)
+ * server closed it): sends HEAD (the full request head, ending in a blank
+ * line) and BODY. Returns 0 with c->status and c->body set, -1 on error. */
+static int http_request(struct conn *c, const char *head, size_t head_len, const char *body, size_t body_len)
 {
-    char hdr[1024];
     int retried = 0;
 again:
     if (c->fd < 0 && (c->fd = tcp_connect(c->port)) < 0)
         return -1;
-    int hl = snprintf(hdr, sizeof hdr,
-                      "POST / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
-                      "X-Amz-Target: Kinesis_20131202.%s\r\n"
-                      "Content-Type: application/x-amz-json-1.1\r\n"
-                      "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/kinesis/aws4_request, "
-                      "SignedHeaders=host;x-amz-date, Signature=00\r\n"
-                      "X-Amz-Date: 20260101T000000Z\r\n"
-                      "Content-Length: %zu\r\n\r\n",
-                      c->port, op, body_len);
-    if (write_all(c->fd, hdr, (size_t)hl) || write_all(c->fd, body, body_len))
+    if (write_all(c->fd, head, head_len) || (body_len && write_all(c->fd, body, body_len)))
         goto reconnect;
     c->len = 0;
     char *end;
@@ -214,6 +216,22 @@ reconnect:
     if (retried++)
         return -1;
     goto again;
+}
+
+/* A Kinesis JSON request (POST / with X-Amz-Target). */
+static int request(struct conn *c, const char *op, const char *body, size_t body_len)
+{
+    char hdr[1024];
+    int hl = snprintf(hdr, sizeof hdr,
+                      "POST / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                      "X-Amz-Target: Kinesis_20131202.%s\r\n"
+                      "Content-Type: application/x-amz-json-1.1\r\n"
+                      "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/kinesis/aws4_request, "
+                      "SignedHeaders=host;x-amz-date, Signature=00\r\n"
+                      "X-Amz-Date: 20260101T000000Z\r\n"
+                      "Content-Length: %zu\r\n\r\n",
+                      c->port, op, body_len);
+    return http_request(c, hdr, (size_t)hl, body, body_len);
 }
 
 /* Copies the string value of "key":"..." found in [from, end) into out. */
@@ -353,6 +371,210 @@ static int cmd_getrecords(int argc, char **argv)
     return non200 || errors || rs[0].err[0] ? 2 : 0;
 }
 
+/* ---- S3: s3put, s3list ---- */
+
+static struct {
+    int port, conns, bytes;
+    long count;
+    const char *bucket, *prefix;
+    double deadline;
+    long next; /* next key index to PUT (atomic) */
+    char *data;
+} S;
+
+struct putter {
+    pthread_t t;
+    long puts, requests, non2xx, errors;
+    char err[512];
+};
+
+static void *putter_main(void *arg)
+{
+    struct putter *w = arg;
+    struct conn c = {.port = S.port, .fd = -1};
+    char head[1024];
+    for (;;) {
+        if (now_s() > S.deadline)
+            break;
+        long i = __atomic_fetch_add(&S.next, 1, __ATOMIC_RELAXED);
+        if (i >= S.count)
+            break;
+        int hl = snprintf(head, sizeof head,
+                          "PUT /%s/%s%08ld HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                          "x-amz-content-sha256: UNSIGNED-PAYLOAD\r\n"
+                          "Content-Type: application/octet-stream\r\n"
+                          "Content-Length: %d\r\n\r\n",
+                          S.bucket, S.prefix, i, S.port, S.bytes);
+        w->requests++;
+        if (http_request(&c, head, (size_t)hl, S.data, (size_t)S.bytes)) {
+            w->errors++;
+            snprintf(w->err, sizeof w->err, "PUT %s%08ld: connection error", S.prefix, i);
+            if (w->errors > 10)
+                break;
+            continue;
+        }
+        if (c.status / 100 != 2) {
+            w->non2xx++;
+            snprintf(w->err, sizeof w->err, "PUT %s%08ld: HTTP %d %.300s", S.prefix, i, c.status, c.body);
+            continue;
+        }
+        w->puts++;
+    }
+    if (c.fd >= 0)
+        close(c.fd);
+    free(c.buf);
+    free(c.body);
+    return NULL;
+}
+
+/* kload s3put PORT BUCKET PREFIX COUNT CONNS BYTES TIMEOUT_S: PUTs the keys
+ * PREFIX00000000 .. PREFIX<COUNT-1> (BYTES random bytes each) over CONNS
+ * keep-alive connections, stopping early after TIMEOUT_S. */
+static int cmd_s3put(int argc, char **argv)
+{
+    if (argc != 9)
+        die("usage: kload s3put PORT BUCKET PREFIX COUNT CONNS BYTES TIMEOUT_S");
+    S.port = atoi(argv[2]);
+    S.bucket = argv[3];
+    S.prefix = argv[4];
+    S.count = atol(argv[5]);
+    S.conns = atoi(argv[6]);
+    S.bytes = atoi(argv[7]);
+    double t0 = now_s();
+    S.deadline = t0 + atof(argv[8]);
+    S.data = malloc((size_t)S.bytes + 1);
+    srand((unsigned)getpid());
+    for (int i = 0; i < S.bytes; i++)
+        S.data[i] = (char)(rand() & 0xff);
+    struct putter *ws = calloc((size_t)S.conns, sizeof *ws);
+    for (int i = 0; i < S.conns; i++)
+        pthread_create(&ws[i].t, NULL, putter_main, &ws[i]);
+    long puts = 0, requests = 0, non2xx = 0, errors = 0;
+    for (int i = 0; i < S.conns; i++) {
+        pthread_join(ws[i].t, NULL);
+        puts += ws[i].puts;
+        requests += ws[i].requests;
+        non2xx += ws[i].non2xx;
+        errors += ws[i].errors;
+        if (ws[i].err[0])
+            fprintf(stderr, "kload: putter %d: %s\n", i, ws[i].err);
+    }
+    double el = now_s() - t0;
+    int capped = puts + non2xx + errors < S.count;
+    printf("puts=%ld requests=%ld non2xx=%ld errors=%ld seconds=%.3f puts_per_s=%.0f capped=%d\n", puts, requests,
+           non2xx, errors, el, puts / el, capped);
+    return non2xx || errors ? 2 : 0;
+}
+
+/* Percent-encodes s (everything but unreserved characters) into out. */
+static void url_encode(const char *s, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (; *s && o + 4 < outlen; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+            ch == '_' || ch == '.' || ch == '~') {
+            out[o++] = (char)ch;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[ch >> 4];
+            out[o++] = hex[ch & 15];
+        }
+    }
+    out[o] = 0;
+}
+
+/* Copies the text of <TAG>...</TAG> found in [from, end) into out. */
+static int find_xml(const char *from, const char *end, const char *tag, char *out, size_t outlen)
+{
+    char pat[64];
+    int pl = snprintf(pat, sizeof pat, "<%s>", tag);
+    const char *p = memmem(from, (size_t)(end - from), pat, (size_t)pl);
+    if (!p)
+        return -1;
+    p += pl;
+    const char *q = memchr(p, '<', (size_t)(end - p));
+    if (!q || (size_t)(q - p) >= outlen)
+        return -1;
+    memcpy(out, p, (size_t)(q - p));
+    out[q - p] = 0;
+    return 0;
+}
+
+/* kload s3list PORT BUCKET MAX_KEYS TIMEOUT_S: pages through the bucket with
+ * ListObjectsV2 (max-keys=MAX_KEYS) following NextContinuationToken until
+ * IsTruncated is false. Keys are counted by occurrences of <Key> and checked
+ * to come in ascending order across the whole listing. */
+static int cmd_s3list(int argc, char **argv)
+{
+    if (argc != 6)
+        die("usage: kload s3list PORT BUCKET MAX_KEYS TIMEOUT_S");
+    int port = atoi(argv[2]);
+    const char *bucket = argv[3];
+    long max_keys = atol(argv[4]);
+    double t0 = now_s(), deadline = t0 + atof(argv[5]);
+    struct conn c = {.port = port, .fd = -1};
+    char head[8192], token[4096] = "", etoken[4096 * 3 + 1], last[1024] = "", key[1024], err[512] = "";
+    long keys = 0, pages = 0, non200 = 0, errors = 0, order_errors = 0;
+    double bytes = 0, slowest = 0;
+    int complete = 0;
+    for (;;) {
+        if (now_s() > deadline) {
+            snprintf(err, sizeof err, "timeout after %ld keys", keys);
+            break;
+        }
+        url_encode(token, etoken, sizeof etoken);
+        int hl = snprintf(head, sizeof head,
+                          "GET /%s?list-type=2&max-keys=%ld%s%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", bucket,
+                          max_keys, token[0] ? "&continuation-token=" : "", etoken, port);
+        double p0 = now_s();
+        pages++;
+        if (http_request(&c, head, (size_t)hl, NULL, 0)) {
+            errors++;
+            snprintf(err, sizeof err, "page %ld: connection error", pages);
+            break;
+        }
+        if (now_s() - p0 > slowest)
+            slowest = now_s() - p0;
+        bytes += (double)c.body_len;
+        if (c.status != 200) {
+            non200++;
+            snprintf(err, sizeof err, "page %ld: HTTP %d %.300s", pages, c.status, c.body);
+            break;
+        }
+        const char *p = c.body, *end = c.body + c.body_len;
+        while ((p = memmem(p, (size_t)(end - p), "<Key>", 5))) {
+            if (find_xml(p, end, "Key", key, sizeof key) == 0) {
+                if (last[0] && strcmp(key, last) <= 0)
+                    order_errors++;
+                memcpy(last, key, sizeof last);
+            }
+            keys++;
+            p += 5;
+        }
+        char trunc[16] = "";
+        find_xml(c.body, end, "IsTruncated", trunc, sizeof trunc);
+        if (strcmp(trunc, "true")) {
+            complete = 1;
+            break;
+        }
+        if (find_xml(c.body, end, "NextContinuationToken", token, sizeof token)) {
+            snprintf(err, sizeof err, "page %ld: IsTruncated but no NextContinuationToken", pages);
+            break;
+        }
+    }
+    double el = now_s() - t0;
+    if (c.fd >= 0)
+        close(c.fd);
+    if (err[0])
+        fprintf(stderr, "kload: %s\n", err);
+    printf("keys=%ld pages=%ld non200=%ld errors=%ld order_errors=%ld complete=%d seconds=%.3f keys_per_s=%.0f "
+           "MB_per_s=%.1f slowest_page_ms=%.1f\n",
+           keys, pages, non200, errors, order_errors, complete, el, keys / el, bytes / el / 1e6, slowest * 1000);
+    return non200 || errors || order_errors || !complete ? 2 : 0;
+}
+
 /* ---- startup ---- */
 
 static int cmp_d(const void *a, const void *b)
@@ -442,6 +664,10 @@ int main(int argc, char **argv)
         return cmd_getrecords(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "startup"))
         return cmd_startup(argc, argv);
-    die("usage: kload getrecords ... | kload startup ...");
+    if (argc >= 2 && !strcmp(argv[1], "s3put"))
+        return cmd_s3put(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "s3list"))
+        return cmd_s3list(argc, argv);
+    die("usage: kload getrecords ... | kload startup ... | kload s3put ... | kload s3list ...");
     return 1;
 }

@@ -139,12 +139,17 @@ static void scope_region(struct s3_req *q)
         snprintf(q->region, sizeof q->region, "%.*s", (int)n, cred);
 }
 
-/* A presigned URL past X-Amz-Date + X-Amz-Expires. Signatures are not
- * checked (any credentials are welcome), but expiry is what clients test. */
+/* A presigned URL past its expiry: SigV4's X-Amz-Date + X-Amz-Expires, or
+ * SigV2's Expires (epoch seconds; boto3's default presigning in us-east-1).
+ * Signatures are not checked (any credentials are welcome), but expiry is
+ * what clients test. */
 static int presign_expired(const struct s3_req *q)
 {
     const char *date = s3_param(q, "X-Amz-Date"), *expires = s3_param(q, "X-Amz-Expires");
+    const char *v2 = s3_param(q, "AWSAccessKeyId") ? s3_param(q, "Expires") : NULL;
     struct tm tm;
+    if (v2)
+        return q->now_ms / 1000 > strtoull(v2, NULL, 10);
     memset(&tm, 0, sizeof tm);
     if (!date || !expires || sscanf(date, "%4d%2d%2dT%2d%2d%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
                                     &tm.tm_min, &tm.tm_sec) != 6)
@@ -404,8 +409,8 @@ void s3_dispatch(const struct tp_request *rq, struct tp_response *rs)
 {
     struct s3_req q;
     if (s3_parse(&q, rq, rs) == 0) {
-        if (q.bucket && strlen(q.bucket) > DB_BUCKET_NAME_MAX)
-            s3_error(&q, S3_NO_SUCH_BUCKET, NULL);
+        if (q.bucket && strlen(q.bucket) > DB_BUCKET_NAME_MAX) /* no such bucket can exist */
+            s3_error(&q, !q.key && !strcmp(q.method, "PUT") ? S3_INVALID_BUCKET_NAME : S3_NO_SUCH_BUCKET, NULL);
         else if (q.key && strlen(q.key) > DB_KEY_MAX)
             s3_error(&q, S3_KEY_TOO_LONG, NULL);
         else {

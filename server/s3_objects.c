@@ -168,10 +168,11 @@ static int verify_put(struct put *p, const unsigned char md5[16], unsigned char 
             return fail_put(p, S3_INCOMPLETE_BODY, NULL, NULL);
     }
     if (cmd5) {
-        b64[base64_encode(md5, 16, b64)] = 0;
-        if (strlen(cmd5) != 24)
+        unsigned char given[24];
+        size_t gl = 0;
+        if (strlen(cmd5) != 24 || base64_decode(cmd5, 24, given, &gl, NULL) != BASE64_OK || gl != 16)
             return fail_put(p, S3_INVALID_DIGEST, NULL, NULL);
-        if (strcmp(cmd5, b64))
+        if (memcmp(given, md5, 16))
             return fail_put(p, S3_BAD_DIGEST, NULL, NULL);
     }
     if (p->has_ck == 1) {

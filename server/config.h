@@ -14,6 +14,8 @@ struct tp_config {
     enum log_level log_level;
     unsigned stream_delay_ms;/* CREATING/DELETING/UPDATING last this long */
     unsigned shard_limit;    /* shards per account and region */
+    const char *s3_domains[8];/* extra base domains for virtual-hosted S3 (--s3-domain) */
+    unsigned n_s3_domains;
 };
 
 extern struct tp_config g_cfg;

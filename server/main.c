@@ -64,6 +64,7 @@ static const char USAGE[] =
     "  --log-level LEVEL      error, warn, info or debug (default info)\n"
     "  --stream-delay-ms N    how long streams stay CREATING/UPDATING/DELETING (default 0)\n"
     "  --shard-limit N        open shards per region (default 500)\n"
+    "  --s3-domain DOMAIN     also take Host: BUCKET.DOMAIN as virtual-hosted S3 (repeatable, up to 8)\n"
     "\n"
     "  tidepool --help | --version\n";
 
@@ -79,13 +80,14 @@ static int parse_uint(const char *s, unsigned max, unsigned *out)
 
 static int parse_serve(int argc, char **argv)
 {
-    enum { O_HOST = 1, O_PORT, O_DATA, O_MEM, O_REGION, O_ACCOUNT, O_LOG, O_DELAY, O_SHARDS };
+    enum { O_HOST = 1, O_PORT, O_DATA, O_MEM, O_REGION, O_ACCOUNT, O_LOG, O_DELAY, O_SHARDS, O_S3_DOMAIN };
     static const struct option OPTS[] = {
         {"host", required_argument, NULL, O_HOST}, {"port", required_argument, NULL, O_PORT},
         {"data", required_argument, NULL, O_DATA}, {"in-memory", no_argument, NULL, O_MEM},
         {"region", required_argument, NULL, O_REGION}, {"account", required_argument, NULL, O_ACCOUNT},
         {"log-level", required_argument, NULL, O_LOG}, {"stream-delay-ms", required_argument, NULL, O_DELAY},
-        {"shard-limit", required_argument, NULL, O_SHARDS}, {"help", no_argument, NULL, 'h'}, {0}};
+        {"shard-limit", required_argument, NULL, O_SHARDS}, {"s3-domain", required_argument, NULL, O_S3_DOMAIN},
+        {"help", no_argument, NULL, 'h'}, {0}};
     static const char *const LEVELS[] = {"error", "warn", "info", "debug"};
     unsigned u;
     int o;
@@ -119,6 +121,11 @@ static int parse_serve(int argc, char **argv)
         case O_SHARDS:
             if (parse_uint(optarg, 1000000, &g_cfg.shard_limit))
                 goto bad;
+            break;
+        case O_S3_DOMAIN:
+            if (!*optarg || g_cfg.n_s3_domains == sizeof g_cfg.s3_domains / sizeof *g_cfg.s3_domains)
+                goto bad;
+            g_cfg.s3_domains[g_cfg.n_s3_domains++] = optarg;
             break;
         case 'h': fputs(USAGE, stdout); exit(0);
         default: goto usage;

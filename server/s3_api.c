@@ -61,22 +61,32 @@ char *s3_url_encode(const char *s)
     return out;
 }
 
+/* "bucket" when h is "bucket.<domain>" (domain given without the dot). */
+static char *under_domain(const char *h, size_t n, const char *domain)
+{
+    size_t dl = strlen(domain);
+    if (n > dl + 1 && h[n - dl - 1] == '.' && !strcasecmp(h + n - dl, domain))
+        return strndup(h, n - dl - 1);
+    return NULL;
+}
+
 /* The bucket named by a virtual-hosted Host, or NULL for path-style. */
 static char *host_bucket(const char *host)
 {
-    static const char *const SUFFIXES[] = {".s3.localhost", ".s3.amazonaws.com", ".localhost"};
-    char h[256];
+    static const char *const DOMAINS[] = {"s3.localhost", "s3.amazonaws.com", "localhost"};
+    char h[256], *b = NULL;
     size_t n = strcspn(host, ":");
     if (n >= sizeof h)
         return NULL;
     for (size_t i = 0; i < n; i++)
         h[i] = (char)tolower((unsigned char)host[i]);
     h[n] = 0;
-    for (unsigned i = 0; i < sizeof SUFFIXES / sizeof *SUFFIXES; i++) {
-        size_t sl = strlen(SUFFIXES[i]);
-        if (n > sl && !strcmp(h + n - sl, SUFFIXES[i]))
-            return strndup(h, n - sl);
-    }
+    for (unsigned i = 0; i < g_cfg.n_s3_domains && !b; i++)
+        b = under_domain(h, n, g_cfg.s3_domains[i]);
+    for (unsigned i = 0; i < sizeof DOMAINS / sizeof *DOMAINS && !b; i++)
+        b = under_domain(h, n, DOMAINS[i]);
+    if (b)
+        return b;
     /* bucket.s3.<region>.amazonaws.com and bucket.s3-<region>.amazonaws.com */
     const char *s3 = strstr(h, ".s3.");
     if (!s3)

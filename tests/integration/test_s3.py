@@ -339,6 +339,27 @@ class S3Boto3Test(ServerTestCase):
         self.assertTrue(self.server.alive())
 
 
+class S3DomainTest(ServerTestCase):
+    """--s3-domain adds base domains for virtual-hosted addressing (hosts files, Docker aliases)."""
+
+    server_args = ("--s3-domain", "s3.tidepool.test", "--s3-domain", "Example.Org")
+
+    def test_extra_domains(self):
+        s3 = self.server.client("s3")
+        s3.create_bucket(Bucket="dom")
+        s3.put_object(Bucket="dom", Key="k/v.txt", Body=b"domain")
+        for host in ("dom.s3.tidepool.test", "dom.s3.tidepool.test:4566", "DOM.example.org"):
+            with self.subTest(host=host):
+                r = harness.raw_request(self.server.port, "GET", "/k/v.txt", headers={"Host": host})
+                self.assertEqual((r.status, r.body), (200, b"domain"))
+        # the bare domain is path-style
+        r = harness.raw_request(self.server.port, "GET", "/dom/k/v.txt", headers={"Host": "s3.tidepool.test"})
+        self.assertEqual((r.status, r.body), (200, b"domain"))
+        # an unknown domain is path-style too: /k is then a bucket that does not exist
+        r = harness.raw_request(self.server.port, "GET", "/k/v.txt", headers={"Host": "dom.elsewhere.test"})
+        self.assertEqual(r.status, 404)
+
+
 class S3CliMixin:
     cli = None
 

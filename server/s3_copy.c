@@ -183,9 +183,11 @@ struct part_link_job {
     struct db_part part;
 };
 
-static int part_link_job(struct db_conn *w, void *ctx)
+/* Runs in the transaction of the part's last chunk (db_blob_finish_with). */
+static int part_link(struct db_conn *w, const struct db_extent *ext, void *ctx)
 {
     struct part_link_job *j = ctx;
+    j->part.ext = *ext;
     return db_upload_put_part(w, j->upload_id, &j->part);
 }
 
@@ -264,11 +266,10 @@ int s3_upload_part_copy(struct s3_req *q)
     for (int i = 0; i < 16; i++)
         sprintf(j.part.etag + 1 + 2 * i, "%02x", digest[i]);
     strcat(j.part.etag, "\"");
-    int frc = db_blob_finish(bw, &j.part.ext);
+    struct db_extent ext;
+    int frc = db_blob_finish_with(bw, part_link, &j, &ext);
     bw = NULL;
-    if (frc != TP_OK || (frc = db_write(part_link_job, &j)) != TP_OK) {
-        if (frc != TP_OK)
-            db_blob_discard(&j.part.ext);
+    if (frc != TP_OK) {
         s3_error(q, frc == TP_ENOTFOUND ? S3_NO_SUCH_UPLOAD : S3_INTERNAL_ERROR, NULL);
         goto out;
     }

@@ -104,15 +104,21 @@ static int put_write(struct tp_stream *st, const unsigned char *data, size_t n)
 
 struct link_job {
     struct db_object o;
+    struct db_extent ext;
     const char *bucket;
     const char *upload_id;   /* UploadPart */
     struct db_part part;
 };
 
-static int link_job(struct db_conn *w, void *ctx)
+/* Runs in the transaction of the body's last chunk (db_blob_finish_with). */
+static int link_blob(struct db_conn *w, const struct db_extent *ext, void *ctx)
 {
     struct link_job *j = ctx;
     struct db_bucket b;
+    j->ext = *ext;
+    j->o.extents = &j->ext;
+    j->o.n_extents = 1;
+    j->part.ext = *ext;
     if (j->upload_id)
         return db_upload_put_part(w, j->upload_id, &j->part);
     int rc = db_bucket_get(w, j->bucket, &b); /* it may have gone meanwhile */
@@ -224,12 +230,6 @@ static void put_finish(struct tp_stream *st, int complete, struct tp_response *r
     p->hashing = 0;
     if (verify_put(p, md5, ck, ckn))
         goto out;
-    if (db_blob_finish(p->bw, &ext) != TP_OK) {
-        p->bw = NULL;
-        fail_put(p, S3_INTERNAL_ERROR, NULL, NULL);
-        goto out;
-    }
-    p->bw = NULL;
     j.o.key = p->q.key;
     j.o.size = p->size;
     j.o.last_modified_ms = p->q.now_ms / 1000 * 1000; /* S3 keeps whole seconds */
@@ -242,18 +242,17 @@ static void put_finish(struct tp_stream *st, int complete, struct tp_response *r
         snprintf(j.o.checksum_alg, sizeof j.o.checksum_alg, "%s", checksum_name(p->alg));
         j.o.checksum[base64_encode(ck, ckn, j.o.checksum)] = 0;
     }
-    j.o.extents = &ext;
-    j.o.n_extents = 1;
     if (p->part_number) {
         j.upload_id = p->upload.upload_id;
-        j.part = (struct db_part){.part_number = p->part_number, .ext = ext, .last_modified_ms = j.o.last_modified_ms};
+        j.part = (struct db_part){.part_number = p->part_number, .last_modified_ms = j.o.last_modified_ms};
         memcpy(j.part.etag, j.o.etag, sizeof j.part.etag);
         memcpy(j.part.checksum, p->has_ck == 1 ? j.o.checksum : "", p->has_ck == 1 ? sizeof j.part.checksum : 1);
     }
-    int rc = db_write(link_job, &j);
+    /* the last chunk, the blob's size and the object (or part) commit together */
+    int rc = db_blob_finish_with(p->bw, link_blob, &j, &ext);
+    p->bw = NULL;
     free(j.o.headers);
     if (rc != TP_OK) {
-        db_blob_discard(&ext);
         fail_put(p, rc != TP_ENOTFOUND ? S3_INTERNAL_ERROR : p->part_number ? S3_NO_SUCH_UPLOAD : S3_NO_SUCH_BUCKET,
                  NULL, NULL);
         goto out;

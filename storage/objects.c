@@ -185,7 +185,7 @@ int db_blob_unref(struct db_conn *w, int64_t blob)
 }
 
 struct db_blob_writer {
-    int64_t id;
+    int64_t id;           /* 0 until the first chunk is committed */
     int64_t next_ix;      /* index of the chunk being filled in buf */
     size_t fill;          /* bytes in buf */
     int rc;               /* first failure; every later call returns it */
@@ -193,57 +193,76 @@ struct db_blob_writer {
 };
 
 struct chunk_job {
-    int64_t blob, ix;
+    int64_t *blob;        /* 0: create the blob first (its first chunk) */
+    int64_t ix;
     const void *data;
     size_t n;
     int finish;           /* also record the blob's size */
     uint64_t size;
+    /* with finish: what links the blob, run in the same transaction */
+    int (*link)(struct db_conn *w, const struct db_extent *ext, void *ctx);
+    void *link_ctx;
 };
 
-static int blob_new_job(struct db_conn *w, void *ctx)
+static int blob_new(struct db_conn *w, int64_t *id)
 {
     sqlite3_stmt *st = db_stmt(w, "INSERT INTO blobs(created_ms) VALUES(?)");
-    int64_t *id = ctx;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)db_now_ms());
     int rc = step_done(st);
     *id = sqlite3_last_insert_rowid(w->db);
     return rc == TP_OK && *id >= MAX_BLOB_ID ? TP_EIO : rc;
 }
 
-/* Stores one chunk, and with finish the size. The chunk goes in only while
- * its blob exists unfinished: a writer that outlived its blob (swept at a
- * reopen, or finished) must not leave chunks nothing will ever delete. */
+/* Stores one chunk, and with finish the size (and runs link). The blob is
+ * created with its first chunk, so a body of one chunk or less costs one
+ * transaction in all. The chunk goes in only while its blob exists
+ * unfinished: a writer that outlived its blob (swept at a reopen, or
+ * finished) must not leave chunks nothing will ever delete. */
 static int chunk_job(struct db_conn *w, void *ctx)
 {
     struct chunk_job *j = ctx;
     sqlite3_stmt *st;
+    int64_t created = 0;
     int rc = TP_OK;
+    if (!*j->blob && (rc = blob_new(w, &created)) != TP_OK)
+        return rc;
+    int64_t blob = *j->blob ? *j->blob : created;
     if (j->n) {
         st = db_stmt(w, "INSERT INTO chunks(id, data) SELECT ?1, ?2 "
                         "WHERE EXISTS(SELECT 1 FROM blobs WHERE id=?3 AND size IS NULL)");
-        sqlite3_bind_int64(st, 1, chunk_id(j->blob, j->ix));
+        sqlite3_bind_int64(st, 1, chunk_id(blob, j->ix));
         sqlite3_bind_blob(st, 2, j->data, (int)j->n, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, j->blob);
+        sqlite3_bind_int64(st, 3, blob);
         if ((rc = step_done(st)) == TP_OK && sqlite3_changes(w->db) != 1)
             rc = TP_ENOTFOUND;
     }
     if (rc == TP_OK && j->finish) {
         st = db_stmt(w, "UPDATE blobs SET size=? WHERE id=? AND size IS NULL");
         sqlite3_bind_int64(st, 1, (sqlite3_int64)j->size);
-        sqlite3_bind_int64(st, 2, j->blob);
+        sqlite3_bind_int64(st, 2, blob);
         if ((rc = step_done(st)) == TP_OK && sqlite3_changes(w->db) != 1)
             rc = TP_ENOTFOUND;
     }
+    struct db_extent ext = {blob, j->size};
+    if (rc == TP_OK && j->finish && j->link)
+        rc = j->link(w, &ext, j->link_ctx);
+    /* the caller keeps the new id only when the job (and so the blob) commits */
+    if (rc == TP_OK && created)
+        *j->blob = created;
     return rc;
+}
+
+static int blob_drop_job(struct db_conn *w, void *ctx)
+{
+    return blob_drop(w, *(int64_t *)ctx);
 }
 
 struct db_blob_writer *db_blob_begin(void)
 {
     struct db_blob_writer *bw = malloc(sizeof *bw);
-    if (!bw || db_write(blob_new_job, &bw->id) != TP_OK) {
-        free(bw);
+    if (!bw)
         return NULL;
-    }
+    bw->id = 0;
     bw->next_ix = 0;
     bw->fill = 0;
     bw->rc = TP_OK;
@@ -251,15 +270,20 @@ struct db_blob_writer *db_blob_begin(void)
 }
 
 /* Commits n bytes as chunk next_ix (a full chunk unless it is the last). */
-static int commit_chunk(struct db_blob_writer *bw, const void *data, size_t n, int finish)
+static int commit_chunk(struct db_blob_writer *bw, const void *data, size_t n, int finish,
+                        int (*link)(struct db_conn *, const struct db_extent *, void *), void *link_ctx)
 {
-    struct chunk_job j = {bw->id, bw->next_ix, data, n, finish,
-                          (uint64_t)bw->next_ix * DB_CHUNK_SIZE + n};
+    int64_t id = bw->id;
+    struct chunk_job j = {&id, bw->next_ix, data, n, finish, (uint64_t)bw->next_ix * DB_CHUNK_SIZE + n,
+                          link, link_ctx};
     if (bw->next_ix >= MAX_CHUNKS && n)
         return TP_EIO; /* past 8 TiB */
     int rc = db_write(chunk_job, &j);
-    if (rc == TP_OK && n == DB_CHUNK_SIZE)
-        bw->next_ix++;
+    if (rc == TP_OK) {
+        bw->id = id; /* a blob created by a job that rolled back never existed */
+        if (n == DB_CHUNK_SIZE)
+            bw->next_ix++;
+    }
     return rc;
 }
 
@@ -269,7 +293,7 @@ int db_blob_write(struct db_blob_writer *bw, const void *data, size_t n)
     while (bw->rc == TP_OK && n) {
         /* whole chunks of the caller's buffer go in without a copy */
         if (!bw->fill && n >= DB_CHUNK_SIZE) {
-            bw->rc = commit_chunk(bw, p, DB_CHUNK_SIZE, 0);
+            bw->rc = commit_chunk(bw, p, DB_CHUNK_SIZE, 0, NULL, NULL);
             p += DB_CHUNK_SIZE;
             n -= DB_CHUNK_SIZE;
             continue;
@@ -280,56 +304,43 @@ int db_blob_write(struct db_blob_writer *bw, const void *data, size_t n)
         p += take;
         n -= take;
         if (bw->fill == DB_CHUNK_SIZE) {
-            bw->rc = commit_chunk(bw, bw->buf, DB_CHUNK_SIZE, 0);
+            bw->rc = commit_chunk(bw, bw->buf, DB_CHUNK_SIZE, 0, NULL, NULL);
             bw->fill = 0;
         }
     }
     return bw->rc;
 }
 
-int db_blob_finish(struct db_blob_writer *bw, struct db_extent *ext)
+int db_blob_finish_with(struct db_blob_writer *bw, int (*link)(struct db_conn *w, const struct db_extent *ext, void *ctx),
+                        void *ctx, struct db_extent *ext)
 {
     int rc = bw->rc;
     if (rc == TP_OK)
-        rc = commit_chunk(bw, bw->buf, bw->fill, 1);
+        rc = commit_chunk(bw, bw->buf, bw->fill, 1, link, ctx);
     if (rc == TP_OK) {
         ext->blob = bw->id;
         ext->size = (uint64_t)bw->next_ix * DB_CHUNK_SIZE + bw->fill;
+    } else if (bw->id) {
+        db_write(blob_drop_job, &bw->id); /* if this fails too, the sweep at the next open does it */
     }
-    /* a failed finish leaves an unlinked blob: removed at the next open */
     free(bw);
     return rc;
 }
 
-static int blob_drop_job(struct db_conn *w, void *ctx)
+int db_blob_finish(struct db_blob_writer *bw, struct db_extent *ext)
 {
-    return blob_drop(w, *(int64_t *)ctx);
+    return db_blob_finish_with(bw, NULL, NULL, ext);
 }
 
 void db_blob_abort(struct db_blob_writer *bw)
 {
     if (!bw)
         return;
-    /* if this fails, the sweep at the next open removes the blob */
-    db_write(blob_drop_job, &bw->id);
+    /* nothing to drop before the first chunk; if the drop fails, the sweep
+     * at the next open removes the blob */
+    if (bw->id)
+        db_write(blob_drop_job, &bw->id);
     free(bw);
-}
-
-/* A finished blob that will not be linked after all (its object could not
- * be stored): dropped now rather than at the next open, unless linked. */
-static int blob_discard_job(struct db_conn *w, void *ctx)
-{
-    sqlite3_stmt *st = db_stmt(w, "SELECT refs FROM blobs WHERE id=?");
-    sqlite3_bind_int64(st, 1, *(const int64_t *)ctx);
-    int unlinked = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) <= 0;
-    sqlite3_reset(st);
-    return unlinked ? blob_drop(w, *(const int64_t *)ctx) : TP_OK;
-}
-
-void db_blob_discard(const struct db_extent *ext)
-{
-    int64_t id = ext->blob;
-    db_write(blob_discard_job, &id); /* if this fails, the sweep at the next open removes it */
 }
 
 /* ---- blobs, reader side ---- */

@@ -65,16 +65,21 @@ int db_bucket_delete(struct db_conn *w, const char *name);
 
 struct db_blob_writer;
 
-/* Starts a blob (a writer job allocates its id). NULL on failure. */
+/* Starts a blob; nothing is written before the first full chunk (or the
+ * finish). NULL when out of memory. */
 struct db_blob_writer *db_blob_begin(void);
 /* Appends bytes; every full chunk is committed before this returns. */
 int db_blob_write(struct db_blob_writer *bw, const void *data, size_t n);
 /* Commits the last partial chunk and frees bw; *ext gets the blob and size. */
 int db_blob_finish(struct db_blob_writer *bw, struct db_extent *ext);
+/* The same, and link(w, ext, ctx) runs in that last chunk's transaction (the
+ * object or part that links the blob): a body of up to one chunk costs one
+ * transaction in all. When link fails, nothing of it stays (bw is freed, its
+ * blob dropped); its error is returned. */
+int db_blob_finish_with(struct db_blob_writer *bw, int (*link)(struct db_conn *w, const struct db_extent *ext, void *ctx),
+                        void *ctx, struct db_extent *ext);
 /* Drops what was written and frees bw. */
 void db_blob_abort(struct db_blob_writer *bw);
-/* Drops a finished blob that no object links (its object could not be stored). */
-void db_blob_discard(const struct db_extent *ext);
 /* Reads up to n bytes from offset off of the object made of these extents;
  * *got is the count (short only at the end). */
 int db_blob_read(struct db_conn *c, const struct db_extent *ext, unsigned n_ext, uint64_t off, void *buf,

@@ -146,7 +146,15 @@ void db_reader_release(struct db_conn *c)
     }
 }
 
-static int exec(const char *sql) { return sqlite3_exec(D.writer.db, sql, NULL, NULL, NULL); }
+/* Transaction control on the writer, from cached statements: sqlite3_exec
+ * would parse "BEGIN IMMEDIATE" and "COMMIT" again for every batch. */
+static int exec(const char *sql)
+{
+    sqlite3_stmt *st = db_stmt(&D.writer, sql);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
 
 /* Runs a batch of jobs in one transaction; returns with every job's rc set.
  * A lone job needs no savepoint: its failure rolls the transaction back. */

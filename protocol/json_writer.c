@@ -1,6 +1,5 @@
-/* Streaming JSON/CBOR writer; see json_writer.h. Allocation failure aborts: a
- * server that cannot allocate a response buffer has no sensible way to answer.
- * CBOR heads are encoded by libcbor. */
+/* Streaming JSON/CBOR writer; see json_writer.h. The bytes go to a strbuf
+ * (which aborts when out of memory); CBOR heads are encoded by libcbor. */
 #include "protocol/json_writer.h"
 #include "protocol/base64.h"
 
@@ -20,31 +19,13 @@ void jw_init_as(struct jw *w, const struct jw *like)
 
 void jw_free(struct jw *w)
 {
-    free(w->buf);
-    memset(w, 0, sizeof *w);
+    strbuf_free(&w->b);
+    w->sep = 0;
 }
 
-static char *reserve(struct jw *w, size_t n)
-{
-    if (w->len + n + 1 > w->cap) {
-        size_t cap = w->cap ? w->cap : 256;
-        while (cap < w->len + n + 1)
-            cap *= 2;
-        char *nb = realloc(w->buf, cap);
-        if (!nb)
-            abort();
-        w->buf = nb;
-        w->cap = cap;
-    }
-    return w->buf + w->len;
-}
+static char *reserve(struct jw *w, size_t n) { return strbuf_reserve(&w->b, n); }
 
-static void put(struct jw *w, const char *s, size_t n)
-{
-    memcpy(reserve(w, n), s, n);
-    w->len += n;
-    w->buf[w->len] = 0;
-}
+static void put(struct jw *w, const char *s, size_t n) { strbuf_put(&w->b, s, n); }
 
 static void before_value(struct jw *w)
 {
@@ -55,26 +36,20 @@ static void before_value(struct jw *w)
 
 char *jw_take(struct jw *w, size_t *len)
 {
-    reserve(w, 0);
-    w->buf[w->len] = 0;
-    char *b = w->buf;
-    *len = w->len;
-    int cbor = w->cbor;
-    memset(w, 0, sizeof *w);
-    w->cbor = cbor;
-    return b;
+    w->sep = 0; /* the writer stays of its kind (JSON or CBOR) */
+    return strbuf_take(&w->b, len);
 }
 
 /* CBOR: a head written by a libcbor encoder (at most 9 bytes). */
 #define CBOR_HEAD_MAX 9
 static void cbor_head(struct jw *w, size_t (*enc)(uint64_t, unsigned char *, size_t), uint64_t v)
 {
-    w->len += enc(v, (unsigned char *)reserve(w, CBOR_HEAD_MAX), CBOR_HEAD_MAX);
+    w->b.len += enc(v, (unsigned char *)reserve(w, CBOR_HEAD_MAX), CBOR_HEAD_MAX);
 }
 
 static void cbor_byte(struct jw *w, size_t (*enc)(unsigned char *, size_t))
 {
-    w->len += enc((unsigned char *)reserve(w, CBOR_HEAD_MAX), CBOR_HEAD_MAX);
+    w->b.len += enc((unsigned char *)reserve(w, CBOR_HEAD_MAX), CBOR_HEAD_MAX);
 }
 
 static size_t enc_text_head(uint64_t n, unsigned char *b, size_t sz) { return cbor_encode_string_start(n, b, sz); }
@@ -165,8 +140,8 @@ void jw_strn(struct jw *w, const char *s, size_t n)
         }
     }
     *p++ = '"';
-    w->len += (size_t)(p - o);
-    w->buf[w->len] = 0;
+    w->b.len += (size_t)(p - o);
+    w->b.buf[w->b.len] = 0;
 }
 
 void jw_str(struct jw *w, const char *s) { jw_strn(w, s, strlen(s)); }
@@ -223,8 +198,8 @@ void jw_blob(struct jw *w, const void *data, size_t n)
     o[0] = '"';
     base64_encode(data, n, o + 1);
     o[el + 1] = '"';
-    w->len += el + 2;
-    w->buf[w->len] = 0;
+    w->b.len += el + 2;
+    w->b.buf[w->b.len] = 0;
 }
 
 void jw_raw(struct jw *w, const char *json, size_t n)

@@ -11,9 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "protocol/strbuf.h"
+
 struct jw {
-    char *buf;
-    size_t len, cap;
+    struct strbuf b;
     int sep;  /* JSON: next value needs a comma */
     int cbor; /* write CBOR instead of JSON */
 };

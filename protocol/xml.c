@@ -21,33 +21,11 @@
 
 void xw_init(struct xw *w) { memset(w, 0, sizeof *w); }
 
-void xw_free(struct xw *w)
-{
-    free(w->buf);
-    memset(w, 0, sizeof *w);
-}
+void xw_free(struct xw *w) { strbuf_free(&w->b); }
 
-static char *reserve(struct xw *w, size_t n)
-{
-    if (w->len + n + 1 > w->cap) {
-        size_t cap = w->cap ? w->cap : 256;
-        while (cap < w->len + n + 1)
-            cap *= 2;
-        char *nb = realloc(w->buf, cap);
-        if (!nb)
-            abort();
-        w->buf = nb;
-        w->cap = cap;
-    }
-    return w->buf + w->len;
-}
+static char *reserve(struct xw *w, size_t n) { return strbuf_reserve(&w->b, n); }
 
-static void put(struct xw *w, const char *s, size_t n)
-{
-    memcpy(reserve(w, n), s, n);
-    w->len += n;
-    w->buf[w->len] = 0;
-}
+static void put(struct xw *w, const char *s, size_t n) { strbuf_put(&w->b, s, n); }
 
 static void puts_(struct xw *w, const char *s) { put(w, s, strlen(s)); }
 
@@ -88,19 +66,11 @@ static void put_escaped(struct xw *w, const char *s, size_t n)
         memcpy(p, e, el);
         p += el;
     }
-    w->len += (size_t)(p - o);
-    w->buf[w->len] = 0;
+    w->b.len += (size_t)(p - o);
+    w->b.buf[w->b.len] = 0;
 }
 
-char *xw_take(struct xw *w, size_t *len)
-{
-    reserve(w, 0);
-    w->buf[w->len] = 0;
-    char *b = w->buf;
-    *len = w->len;
-    memset(w, 0, sizeof *w);
-    return b;
-}
+char *xw_take(struct xw *w, size_t *len) { return strbuf_take(&w->b, len); }
 
 void xw_doc_begin(struct xw *w, const char *root, const char *ns)
 {

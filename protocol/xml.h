@@ -10,11 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "protocol/strbuf.h"
+
 /* ---- writing ---- */
 
 struct xw {
-    char *buf;
-    size_t len, cap;
+    struct strbuf b;
 };
 
 void xw_init(struct xw *w);

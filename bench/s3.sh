@@ -29,28 +29,21 @@
 #      the download back to a file, checked by size and MD5
 set -euo pipefail
 
+SCRIPT=s3.sh
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(dirname "$BENCH")
-CMDLINE="bench/s3.sh${*:+ $*}"
+CMDLINE="bench/$SCRIPT${*:+ $*}"
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
 
-DURATION=10
-PERF=0
 PEER=1
-TIDEPOOL="$ROOT/build/tidepool"
-TP_STORE=()
 BIG_MIB=1024
 PEER_CAP=20
 while [ $# -gt 0 ]; do
     case "$1" in
-    --duration) DURATION=$2; shift 2 ;;
-    --perf) PERF=1; shift ;;
     --no-s3rver) PEER=0; shift ;;
-    --in-memory) TP_STORE=(--in-memory); shift ;;
     --big-mib) BIG_MIB=$2; shift 2 ;;
     --peer-cap) PEER_CAP=$2; shift 2 ;;
-    --tidepool) TIDEPOOL=$2; shift 2 ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    *) echo "s3.sh: unknown option $1" >&2; exit 2 ;;
+    *) common_option "$@"; shift "$NSHIFT" ;;
     esac
 done
 
@@ -58,110 +51,25 @@ BUCKET=bench
 OBJ_BYTES=1024
 CONNS=8
 WRK_THREADS=2
+WRK_REQ_FMT=%.0f
+WRK_LAT_FMT=%.2f
 LIST_KEYS=100000
 MAX_KEYS=1000
-S3RVER_VERSION=3.7.1
-KINESALITE_VERSION=3.3.3     # kept installed next to s3rver (see install below)
 BIG_BYTES=$((BIG_MIB * 1024 * 1024))
 LIST_TIMEOUT=60              # s3rver caps (tidepool finishes far sooner)
 UPLOAD_TIMEOUT=120
 DOWNLOAD_TIMEOUT=90
 
-TMP=$(mktemp -d /tmp/tidepool-s3bench.XXXXXX)
-SERVER_PID=
-PERF_PID=
-CHILD_PID=
-POLL_PID=
-CUR_SRV=
-
-fail() { echo "s3.sh: FAIL: $*" >&2; exit 1; }
-log() { echo "== $*" >&2; }
-
-stop_pid() { # pid: SIGTERM, wait up to 5 s, then SIGKILL
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for i in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-        sleep 0.1
-    done
-    echo "s3.sh: pid $pid ignored SIGTERM for 5 s, killing" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-    [ -n "$CHILD_PID" ] && { kill -TERM "$CHILD_PID" 2>/dev/null || true; wait "$CHILD_PID" 2>/dev/null || true; }
-    [ -n "$POLL_PID" ] && { kill -TERM "$POLL_PID" 2>/dev/null || true; wait "$POLL_PID" 2>/dev/null || true; }
-    [ -n "$PERF_PID" ] && { kill -INT "$PERF_PID" 2>/dev/null || true; wait "$PERF_PID" 2>/dev/null || true; }
-    [ -n "$SERVER_PID" ] && stop_pid "$SERVER_PID"
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# run_child CMD...: runs a load generator in the background and waits for it,
-# so that SIGINT/SIGTERM reach the trap at once and cleanup can stop it.
-run_child() {
-    "$@" &
-    CHILD_PID=$!
-    local rc=0
-    wait "$CHILD_PID" || rc=$?
-    CHILD_PID=
-    return $rc
-}
+bench_setup tidepool-s3bench
 
 # ---- prerequisites ----
-for t in wrk gcc python3 curl aws md5sum; do
-    command -v "$t" >/dev/null || fail "$t not found (Debian: apt-get install wrk gcc python3 curl awscli)"
-done
-if [ ! -x "$TIDEPOOL" ]; then
-    log "building tidepool"
-    cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$ROOT/build" -j2 --target tidepool >/dev/null
-fi
-[ -x "$TIDEPOOL" ] || fail "no tidepool binary at $TIDEPOOL"
-# run a private copy: others may rebuild build/tidepool while this runs
-TIDEPOOL_SRC=$TIDEPOOL
-cp "$TIDEPOOL" "$TMP/tidepool"
-TIDEPOOL="$TMP/tidepool"
-gcc -O2 -Wall -pthread -o "$TMP/kload" "$BENCH/kload.c" || fail "cannot build bench/kload.c"
-KLOAD="$TMP/kload"
+need_tools "Debian: apt-get install wrk gcc python3 curl awscli" wrk gcc python3 curl aws md5sum
+prepare_binaries
 S3RVER_CLI="$BENCH/node_modules/s3rver/bin/s3rver.js"
 if [ "$PEER" = 1 ]; then
-    command -v node >/dev/null || fail "node not found (s3rver needs Node.js)"
-    if ! grep -qs "\"version\": \"$S3RVER_VERSION\"" "$BENCH/node_modules/s3rver/package.json"; then
-        # npm prunes what it was not asked for: install kinesalite (kinesis.sh)
-        # in the same command so that neither script removes the other's peer
-        log "installing s3rver@$S3RVER_VERSION (and kinesalite@$KINESALITE_VERSION) into bench/node_modules"
-        npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$BENCH" \
-            "s3rver@$S3RVER_VERSION" "kinesalite@$KINESALITE_VERSION" >&2 ||
-            fail "npm install s3rver@$S3RVER_VERSION failed"
-    fi
+    # also kinesalite (kinesis.sh): npm would remove it otherwise
+    install_peer s3rver "$S3RVER_VERSION" "kinesalite@$KINESALITE_VERSION"
 fi
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# start_server NAME READY_PATTERN CMD...: runs CMD in the background, waits
-# for READY_PATTERN on its stdout; sets SERVER_PID and PORT (the line's last number).
-start_server() {
-    local name=$1 pattern=$2 i
-    shift 2
-    "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
-    SERVER_PID=$!
-    for i in $(seq 300); do
-        if grep -q "$pattern" "$TMP/$name.out" 2>/dev/null; then
-            PORT=$(grep -m1 "$pattern" "$TMP/$name.out" | grep -o '[0-9]*$')
-            return 0
-        fi
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "--- $name stdout:" >&2; cat "$TMP/$name.out" >&2
-    echo "--- $name stderr:" >&2; tail -20 "$TMP/$name.err" >&2
-    fail "$name did not start (command: $*)"
-}
 
 # s3 METHOD PATH [curl args...]: one request with curl; body in $TMP/resp, prints the status.
 s3() {
@@ -171,126 +79,45 @@ s3() {
         -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$@" || echo 000
 }
 
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo n/a; }
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo n/a; }
 
 # rss_poll PID FILE: reads VmRSS (kB) every 50 ms and appends each new
 # maximum to FILE (appends, so that stopping it never leaves FILE empty).
 # Runs in the background; bash builtins only but sleep, so it costs next to nothing.
 rss_poll() {
-    local pid=$1 out=$2 max=0 k v u
+    local pid=$1 out=$2 max=0 k v _
     while [ -e "/proc/$pid/status" ]; do
-        while read -r k v u; do
+        while read -r k v _; do
             [ "$k" = VmRSS: ] && { [ "$v" -gt "$max" ] && { max=$v; echo "$max" >>"$out"; }; break; }
         done <"/proc/$pid/status" 2>/dev/null || true
         sleep 0.05
     done
 }
 
-# cpu_busy SECONDS: percentage of all CPUs busy (anything else running).
-cpu_busy() {
-    local a b
-    a=($(head -1 /proc/stat)); sleep "$1"; b=($(head -1 /proc/stat))
-    local tot=0 idle i
-    for i in 1 2 3 4 5 6 7 8; do tot=$((tot + b[i] - a[i])); done
-    idle=$((b[4] - a[4] + b[5] - a[5]))
-    echo $(( tot > 0 ? 100 * (tot - idle) / tot : 0 ))
-}
-
-declare -A R       # R[server.metric] = value
-TCK=$(getconf CLK_TCK)
-
-# CPU accounting for a phase, as in kinesis.sh: server (utime+stime of
-# SERVER_PID), client (the children this shell waited for: wrk, kload, aws),
-# whole machine (/proc/stat). Must run in this shell, not in $(...).
-SNAP=()
-cpu_snap() {
-    local st a f cli
-    read -r -a a </proc/stat
-    st=$(cat "/proc/$SERVER_PID/stat" 2>/dev/null || echo "x) x 0 0 0 0 0 0 0 0 0 0 0 0 0")
-    st=${st##*) }
-    f=($st)
-    times >"$TMP/times"
-    cli=$(awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, x, /[ms]/); t += x[1] * 60 + x[2] }
-                         printf "%.3f", t }' "$TMP/times")
-    SNAP=("$(date +%s.%N)" $((a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7] + a[8])) $((a[4] + a[5]))
-          $((f[11] + f[12])) "$cli")
-}
-PHASE_SNAP=()
-phase_begin() { cpu_snap; PHASE_SNAP=("${SNAP[@]}"); }
-phase_end() { # SERVER PHASE: R[srv.phase.cpu_srv|cpu_cli|cpu_all] in % of one core, R[srv.phase.wall] in s
-    local b e
-    cpu_snap
-    b=("${PHASE_SNAP[@]}")
-    e=("${SNAP[@]}")
-    local vals
-    vals=$(awk -v w0="${b[0]}" -v w1="${e[0]}" -v t0="${b[1]}" -v t1="${e[1]}" -v i0="${b[2]}" -v i1="${e[2]}" \
-        -v s0="${b[3]}" -v s1="${e[3]}" -v c0="${b[4]}" -v c1="${e[4]}" -v tck="$TCK" -v n="$(nproc)" 'BEGIN {
-        w = w1 - w0; if (w <= 0) w = 1
-        printf "%.0f %.0f %.0f %.3f", 100 * (s1 - s0) / tck / w, 100 * (c1 - c0) / w,
-               (t1 > t0) ? n * 100 * ((t1 - t0) - (i1 - i0)) / (t1 - t0) : 0, w }')
-    read -r R[$1.$2.cpu_srv] R[$1.$2.cpu_cli] R[$1.$2.cpu_all] R[$1.$2.wall] <<<"$vals"
-}
-perf_begin() { # PHASE: with --perf, record tidepool's stacks during the phase
-    if [ "$PERF" = 1 ] && [ "$CUR_SRV" = tidepool ]; then
-        perf record -F 499 -g -o "$TMP/perf.$1.data" -p "$SERVER_PID" >"$TMP/perf.$1.log" 2>&1 &
-        PERF_PID=$!
-        sleep 0.2
-    fi
-}
-perf_end() {
-    if [ -n "$PERF_PID" ]; then
-        kill -INT "$PERF_PID" 2>/dev/null || true
-        wait "$PERF_PID" 2>/dev/null || true
-        PERF_PID=
-    fi
-}
-CMDS=()
-NOTES=()
-WARNINGS=()
 declare -A CAPS   # CAPS[server] = what was capped
+
+# wrk_probe MODE PHASE: after wrk saw errors, what one request answers now
+wrk_probe() {
+    local code
+    if [ "$1" = put ]; then
+        code=$(s3 PUT "/$BUCKET/probe-$2" --data-binary "probe")
+    else
+        code=$(s3 GET "/$BUCKET/w1-1")
+    fi
+    NOTES+=("  a sample $1 now answers HTTP $code: $(head -c 300 "$TMP/resp")")
+}
 
 # run_wrk SERVER PHASE MODE: phase 1 (put) or 2 (get) with bench/s3.lua
 run_wrk() {
     local srv=$1 phase=$2 mode=$3
-    local cmd=(wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 10s -s "$BENCH/s3.lua"
-               "http://127.0.0.1:$PORT/")
-    CMDS+=("S3_MODE=$mode S3_BUCKET=$BUCKET S3_BYTES=$OBJ_BYTES S3_KEYS=\$TMP/keys.SERVER ${cmd[*]}")
-    log "$srv: $phase (${DURATION}s, $CONNS connections)"
-    perf_begin "$phase"
-    phase_begin
-    S3_MODE=$mode S3_BUCKET=$BUCKET S3_BYTES=$OBJ_BYTES S3_KEYS="$TMP/keys.$srv" run_child "${cmd[@]}" \
-        >"$TMP/$srv.$phase.wrk" 2>&1 || fail "wrk failed: $(cat "$TMP/$srv.$phase.wrk")"
-    phase_end "$srv" "$phase"
-    perf_end
-    local line
-    line=$(grep '^WRKRESULT' "$TMP/$srv.$phase.wrk") || fail "no wrk result: $(cat "$TMP/$srv.$phase.wrk")"
-    local requests duration_us non2xx connect_err read_err write_err timeouts p50_us p90_us p99_us max_us
-    eval "${line#WRKRESULT }"
-    local errs=$((connect_err + read_err + write_err + timeouts))
-    R[$srv.$phase.req]=$(awk -v r="$requests" -v d="$duration_us" 'BEGIN {printf "%.0f", r / (d / 1e6)}')
-    R[$srv.$phase.p50]=$(awk -v v="$p50_us" 'BEGIN {printf "%.2f", v / 1000}')
-    R[$srv.$phase.p99]=$(awk -v v="$p99_us" 'BEGIN {printf "%.2f", v / 1000}')
-    R[$srv.$phase.requests]=$requests
-    R[$srv.$phase.non2xx]=$non2xx
-    R[$srv.$phase.errors]=$errs
-    if [ "$non2xx" != 0 ] || [ "$errs" != 0 ]; then
-        NOTES+=("$srv $phase: $non2xx non-2xx responses and $errs socket errors/timeouts out of $requests requests")
-        local code
-        if [ "$mode" = put ]; then
-            code=$(s3 PUT "/$BUCKET/probe-$phase" --data-binary "probe")
-        else
-            code=$(s3 GET "/$BUCKET/w1-1")
-        fi
-        NOTES+=("  a sample $mode now answers HTTP $code: $(head -c 300 "$TMP/resp")")
-    fi
+    S3_MODE=$mode S3_BUCKET=$BUCKET S3_BYTES=$OBJ_BYTES S3_KEYS="$TMP/keys.$srv" \
+        wrk_phase "$srv" "$phase" s3.lua "S3_MODE=$mode S3_BUCKET=$BUCKET S3_BYTES=$OBJ_BYTES S3_KEYS=\$TMP/keys.SERVER" \
+        wrk_probe "$mode" "$phase"
 }
 
 bench_server() { # NAME: the server is already running (SERVER_PID, PORT)
-    local srv=$1 line
-    CUR_SRV=$srv
-    sleep 0.3
-    R[$srv.rss_start]=$(rss_kb "$SERVER_PID")
+    local srv=$1
+    server_begin "$srv"
     local code
     code=$(s3 PUT "/$BUCKET")
     [ "$code" = 200 ] || fail "$srv: CreateBucket $BUCKET: HTTP $code $(cat "$TMP/resp")"
@@ -307,6 +134,7 @@ bench_server() { # NAME: the server is already running (SERVER_PID, PORT)
     if [ "$need" -gt 0 ]; then
         log "$srv: topping the bucket up with $need keys for the listing (kload s3put, cap ${cap}s)"
         CMDS+=("\$TMP/kload s3put PORT $BUCKET k NEED $CONNS $OBJ_BYTES CAP   (NEED = $LIST_KEYS - phase-1 PUTs; CAP = 600 s tidepool, $PEER_CAP s s3rver)")
+        # not phase_run: no perf here, the top-up only prepares the listing
         phase_begin
         run_child "$KLOAD" s3put "$PORT" "$BUCKET" k "$need" "$CONNS" "$OBJ_BYTES" "$cap" \
             >"$TMP/$srv.fill.out" 2>"$TMP/$srv.fill.err" ||
@@ -321,13 +149,11 @@ bench_server() { # NAME: the server is already running (SERVER_PID, PORT)
     fi
     log "$srv: ListObjectsV2, max-keys=$MAX_KEYS"
     CMDS+=("\$TMP/kload s3list PORT $BUCKET $MAX_KEYS $LIST_TIMEOUT")
-    perf_begin list
-    phase_begin
-    run_child "$KLOAD" s3list "$PORT" "$BUCKET" "$MAX_KEYS" "$LIST_TIMEOUT" \
-        >"$TMP/$srv.list.out" 2>"$TMP/$srv.list.err" ||
+    phase_run "$srv" list "$KLOAD" s3list "$PORT" "$BUCKET" "$MAX_KEYS" "$LIST_TIMEOUT" \
+        >"$TMP/$srv.list.out" 2>"$TMP/$srv.list.err"
+    [ "$PHASE_RC" = 0 ] ||
         NOTES+=("$srv list: $(head -c 600 "$TMP/$srv.list.err") [$(cat "$TMP/$srv.list.out")]")
-    phase_end "$srv" list
-    perf_end
+    # shellcheck disable=SC2034 # order_errors, MB_per_s: set by the eval, not used
     local keys=0 pages=0 non200=0 errors=0 order_errors=0 complete=0 seconds=0 keys_per_s=0 MB_per_s=0 slowest_page_ms=0
     eval "$(cat "$TMP/$srv.list.out")"
     R[$srv.list.keys]=$keys
@@ -356,16 +182,11 @@ bench_server() { # NAME: the server is already running (SERVER_PID, PORT)
     R[$srv.up.rss_before]=$(rss_kb "$SERVER_PID")
     rss_poll "$SERVER_PID" "$TMP/$srv.rsspoll" &
     POLL_PID=$!
-    perf_begin upload
-    phase_begin
-    local rc=0
-    run_child "${env[@]}" timeout "$tmo" "${aws[@]}" "$TMP/big.bin" "s3://$BUCKET/big.bin" \
-        >"$TMP/$srv.up.out" 2>&1 || rc=$?
-    phase_end "$srv" upload
-    perf_end
+    phase_run "$srv" upload "${env[@]}" timeout "$tmo" "${aws[@]}" "$TMP/big.bin" "s3://$BUCKET/big.bin" \
+        >"$TMP/$srv.up.out" 2>&1
+    local rc=$PHASE_RC
     R[$srv.up.hwm]=$(hwm_kb "$SERVER_PID")
-    kill -TERM "$POLL_PID" 2>/dev/null || true
-    wait "$POLL_PID" 2>/dev/null || true
+    stop_bg "$POLL_PID" TERM
     POLL_PID=
     R[$srv.up.rsspoll]=$(tail -1 "$TMP/$srv.rsspoll" 2>/dev/null || echo n/a)
     local up_ok=0
@@ -382,13 +203,9 @@ bench_server() { # NAME: the server is already running (SERVER_PID, PORT)
         [ "$srv" = s3rver ] && tmo=$DOWNLOAD_TIMEOUT
         CMDS+=("${env[*]} timeout $tmo ${aws[*]} s3://$BUCKET/big.bin \$TMP/big.down")
         log "$srv: aws s3 cp download of $BIG_MIB MiB"
-        perf_begin download
-        phase_begin
-        rc=0
-        run_child "${env[@]}" timeout "$tmo" "${aws[@]}" "s3://$BUCKET/big.bin" "$TMP/big.down" \
-            >"$TMP/$srv.down.out" 2>&1 || rc=$?
-        phase_end "$srv" download
-        perf_end
+        phase_run "$srv" download "${env[@]}" timeout "$tmo" "${aws[@]}" "s3://$BUCKET/big.bin" "$TMP/big.down" \
+            >"$TMP/$srv.down.out" 2>&1
+        rc=$PHASE_RC
         if [ "$rc" = 124 ]; then
             CAPS[$srv]+="download stopped after ${tmo}s; "
         elif [ "$rc" != 0 ]; then
@@ -408,26 +225,18 @@ bench_server() { # NAME: the server is already running (SERVER_PID, PORT)
         rm -f "$TMP/big.down"
     fi
     [ -d "$TMP/$srv-data" ] && R[$srv.data_mb]=$(du -sm "$TMP/$srv-data" | cut -f1)
-    sleep 1
-    R[$srv.rss_end]=$(rss_kb "$SERVER_PID")
-    stop_pid "$SERVER_PID"
-    SERVER_PID=
+    server_end "$srv"
     rm -rf "$TMP/$srv-data"
 }
 
 # ---- run ----
-BUSY=$(cpu_busy 1)
-log "CPU busy before start (other processes): ${BUSY}%"
-[ "$BUSY" -gt 15 ] && WARNINGS+=("the machine was ${BUSY}% busy before the run: other processes skew the numbers")
+check_busy
 
 log "writing a $BIG_MIB MiB file of random bytes for the multipart phase"
 head -c "$BIG_BYTES" /dev/urandom >"$TMP/big.bin"
 BIG_MD5=$(md5sum <"$TMP/big.bin" | cut -d' ' -f1)
 
-[ ${#TP_STORE[@]} -eq 0 ] && TP_STORE=(--data "$TMP/tidepool-data")
-log "tidepool: starting ($TIDEPOOL serve --port 0 ${TP_STORE[*]})"
-start_server tidepool "tidepool ready on" "$TIDEPOOL" serve --port 0 "${TP_STORE[@]}"
-R[tidepool.data_mb]=n/a
+start_tidepool
 bench_server tidepool
 
 if [ "$PEER" = 1 ]; then
@@ -443,30 +252,17 @@ if [ "$PEER" = 1 ]; then
 fi
 
 # ---- report ----
-v() { echo "${R[$1]:-n/a}"; }
-ratio() { # a b -> a/b
-    awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.1fx", a / b; else print "n/a" }'
-}
-row() { # metric tidepool s3rver
-    printf "| %-46s | %12s | %12s | %8s |\n" "$1" "$2" "$3" "$(ratio "$2" "$3")"
-}
 sum() { local t=0 x; for x in "$@"; do [[ "$x" =~ ^[0-9]+$ ]] && t=$((t + x)); done; echo $t; }
 
-echo
-echo "tidepool S3 benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))"
-echo "command: $CMDLINE   (tidepool $("$TIDEPOOL" --version | awk '{print $2}') = copy of $TIDEPOOL_SRC, git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo '+dirty'); s3rver $S3RVER_VERSION on node $(node --version 2>/dev/null || echo '?'); $(aws --version 2>&1 | cut -d' ' -f1))"
-echo "load: wrk $WRK_THREADS threads / $CONNS connections / ${DURATION}s for PUT and GET ($OBJ_BYTES-byte objects, path-style, no signature);"
-echo "      listing and top-up by bench/kload.c; multipart by the AWS CLI (8 MiB parts, 10 threads). MB = 10^6 bytes."
-echo "NOTE: the load generator runs on the same $(nproc) cores as the server; the server gets at most what the client leaves."
 if [ "${TP_STORE[0]}" = --in-memory ]; then
-    echo "tidepool: --in-memory; s3rver: its filesystem store in a temp dir."
+    store="tidepool: --in-memory; s3rver: its filesystem store in a temp dir."
 else
-    echo "tidepool: --data on $(df -P "$TMP" | awk 'NR==2 {print $1}'); s3rver: its filesystem store in a temp dir on the same disk."
+    store="tidepool: --data on $(data_disk); s3rver: its filesystem store in a temp dir on the same disk."
 fi
-echo "CPU busy before the run (other processes): ${BUSY}%"
-echo
-printf "| %-46s | %12s | %12s | %8s |\n" metric tidepool s3rver ratio
-printf "|%s|%s|%s|%s|\n" "------------------------------------------------" "--------------" "--------------" "----------"
+report_header S3 "s3rver $S3RVER_VERSION on node $(node_version); $(aws --version 2>&1 | cut -d' ' -f1)" "$store" \
+    "load: wrk $WRK_THREADS threads / $CONNS connections / ${DURATION}s for PUT and GET ($OBJ_BYTES-byte objects, path-style, no signature);" \
+    "      listing and top-up by bench/kload.c; multipart by the AWS CLI (8 MiB parts, 10 threads). MB = 10^6 bytes."
+table_begin 46 s3rver
 row "PUT 1 KiB, unique keys, requests/s" "$(v tidepool.put.req)" "$(v s3rver.put.req)"
 row "PUT p50 latency ms" "$(v tidepool.put.p50)" "$(v s3rver.put.p50)"
 row "PUT p99 latency ms" "$(v tidepool.put.p99)" "$(v s3rver.put.p99)"
@@ -489,15 +285,7 @@ row "RSS after the run kB" "$(v tidepool.rss_end)" "$(v s3rver.rss_end)"
 row "non-2xx / socket errors (all phases)" \
     "$(sum "$(v tidepool.put.non2xx)" "$(v tidepool.get.non2xx)" "$(v tidepool.fill.non2xx)" "$(v tidepool.list.non2xx)")/$(sum "$(v tidepool.put.errors)" "$(v tidepool.get.errors)")" \
     "$(sum "$(v s3rver.put.non2xx)" "$(v s3rver.get.non2xx)" "$(v s3rver.fill.non2xx)" "$(v s3rver.list.non2xx)")/$(sum "$(v s3rver.put.errors)" "$(v s3rver.get.errors)")"
-echo
-echo "CPU during each phase, % of one core ($(nproc) cores = $(( $(nproc) * 100 ))%): server / load generator / whole machine"
-printf "| %-10s | %-24s | %-24s |\n" phase tidepool s3rver
-printf "|%s|%s|%s|\n" "------------" "--------------------------" "--------------------------"
-for ph in put get fill list upload download; do
-    printf "| %-10s | %-24s | %-24s |\n" "$ph" \
-        "$(v tidepool.$ph.cpu_srv) / $(v tidepool.$ph.cpu_cli) / $(v tidepool.$ph.cpu_all)" \
-        "$(v s3rver.$ph.cpu_srv) / $(v s3rver.$ph.cpu_cli) / $(v s3rver.$ph.cpu_all)"
-done
+cpu_table 10 24 s3rver put get fill list upload download
 echo "(fill = the listing top-up; load generator = wrk, kload or the aws CLI; whole machine minus both = other processes)"
 echo
 echo "ratio = tidepool / s3rver (higher is better for rates, lower for latency, time and RSS)."
@@ -508,44 +296,21 @@ for s in tidepool s3rver; do
 done
 echo
 
-target() { # name value op threshold
-    local met
-    met=$(awk -v x="$2" -v t="$4" -v op="$3" 'BEGIN { if (x == "" || x == "n/a") { print "n/a"; exit }
-        ok = (op == ">=") ? (x + 0 >= t) : (x + 0 < t); print ok ? "met" : "NOT met" }')
-    printf "  %-46s %-12s %s %-10s %s\n" "$1" "$2" "$3" "$4" "$met"
-}
-put_x=$(awk -v a="$(v tidepool.put.req)" -v b="$(v s3rver.put.req)" \
-    'BEGIN { if (b + 0 > 0) printf "%.1f", a / b; else print "n/a" }')
 echo "targets (tidepool):"
 target "PUT requests/s" "$(v tidepool.put.req)" ">=" 20000
-target "PUT vs s3rver (x)" "$put_x" ">=" 20
+target "PUT vs s3rver (x)" "$(times_x "$(v tidepool.put.req)" "$(v s3rver.put.req)")" ">=" 20
 target "GET requests/s" "$(v tidepool.get.req)" ">=" 30000
 target "$BIG_MIB MiB upload MB/s" "$(v tidepool.up.mbs)" ">=" 300
 target "peak RSS during the upload (kB)" "$(v tidepool.up.hwm)" "<" 65536
 echo
 echo "exact commands (\$TMP = the run's temp dir, PORT = the server's, SERVER = tidepool or s3rver):"
-for c in "\$TMP/tidepool serve --port 0 ${TP_STORE[*]}" \
-         "node --openssl-legacy-provider bench/node_modules/s3rver/bin/s3rver.js -d \$TMP/s3rver-data -a 127.0.0.1 -p 0 --silent" \
-         "curl -X PUT http://127.0.0.1:PORT/$BUCKET   (create the bucket)" "${CMDS[@]}"; do
-    echo "  $c"
-done | sed -e "s/127.0.0.1:[0-9][0-9]*/127.0.0.1:PORT/" -e "s#$TMP#\$TMP#g" | awk '!seen[$0]++'
-if [ ${#WARNINGS[@]} -gt 0 ]; then
-    echo
-    echo "warnings:"
-    for n in "${WARNINGS[@]}"; do echo "  - $n"; done
-fi
-if [ ${#NOTES[@]} -gt 0 ]; then
-    echo
-    echo "PROBLEMS (the numbers above are not valid):"
-    for n in "${NOTES[@]}"; do echo "  - $n"; done
-fi
+print_cmds "\$TMP/tidepool serve --port 0 ${TP_STORE[*]}" \
+    "node --openssl-legacy-provider bench/node_modules/s3rver/bin/s3rver.js -d \$TMP/s3rver-data -a 127.0.0.1 -p 0 --silent" \
+    "curl -X PUT http://127.0.0.1:PORT/$BUCKET   (create the bucket)" "${CMDS[@]}"
+print_notes
 if [ "$PERF" = 1 ]; then
     for ph in put get list upload download; do
-        [ -s "$TMP/perf.$ph.data" ] || continue
-        echo
-        echo "perf: tidepool during $ph, top functions by self time (with perf attached, so that phase ran slower):"
-        perf report -i "$TMP/perf.$ph.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
-            awk '/^ +[0-9.]+%/ && n++ < 20 { sub(/ +- +- *$/, ""); print }' || true
+        perf_report "$ph" || continue
         if [ "$ph" = put ]; then
             echo
             echo "perf: tidepool during put, top functions including callees (children):"

@@ -373,8 +373,6 @@ struct tp_stream *s3_upload_part_open(struct s3_req *q)
 
 /* ---- GetObject, HeadObject ---- */
 
-#define SMALL_BODY (64 * 1024)
-
 struct body {
     struct tp_source src;
     struct db_conn *c;      /* held, in one read transaction, until close */
@@ -611,18 +609,6 @@ int s3_get_object(struct s3_req *q)
     b->src.length = b->o.size ? end - start + 1 : 0;
     b->src.read = body_read;
     b->src.close = body_close;
-    /* a small body goes out from a buffer, with its headers in one write;
-     * a large one is read while it is sent */
-    unsigned char *small = NULL;
-    size_t got = 0;
-    if (strcmp(q->method, "HEAD") && b->src.length <= SMALL_BODY && (small = malloc(b->src.length + 1)) &&
-        (!b->src.length || (db_blob_read(b->c, b->o.extents, b->o.n_extents, start, small, b->src.length, &got) ==
-                                TP_OK && got == b->src.length))) {
-        response_set_body(q->rs, small, b->src.length);
-        body_close(&b->src);
-        return 0;
-    }
-    free(small);
     q->rs->source = &b->src;
     return 0;
 }

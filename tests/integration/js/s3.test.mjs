@@ -16,16 +16,10 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import dns from "node:dns";
-import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
-import { fileURLToPath } from "node:url";
 
 import {
   S3Client,
@@ -40,49 +34,15 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const REPO = resolve(HERE, "..", "..", "..");
-const BIN = process.env.TIDEPOOL_BIN || join(REPO, "build", "tidepool");
+import { startServer, stopServer } from "./server.mjs";
+
 const MIB = 1024 * 1024;
 
 // ---- server lifecycle (same contract as harness.py: one ready line on stdout) -------------------
-let server;
+let srv;
 let port;
-let dataDir;
 const clients = [];
 
-function startServer() {
-  dataDir = mkdtempSync(join(tmpdir(), "tidepool-js-s3-"));
-  const proc = spawn(BIN, ["serve", "--host", "127.0.0.1", "--port", "0", "--data", dataDir], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(() => {
-      proc.kill("SIGKILL");
-      reject(new Error("tidepool printed no ready line within 10 s"));
-    }, 10_000);
-    proc.on("error", (err) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot start ${BIN}: ${err.message} (set TIDEPOOL_BIN)`));
-    });
-    proc.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`tidepool exited (code ${code}) before the ready line`));
-    });
-    const lines = createInterface({ input: proc.stdout });
-    lines.once("line", (line) => {
-      const m = /^tidepool ready on http:\/\/127\.0\.0\.1:(\d+)$/.exec(line);
-      clearTimeout(timer);
-      if (!m || m[1] === "0") {
-        proc.kill("SIGKILL");
-        reject(new Error(`unexpected first stdout line: ${JSON.stringify(line)}`));
-        return;
-      }
-      proc.removeAllListeners("exit");
-      resolvePromise({ proc, port: Number(m[1]) });
-    });
-  });
-}
 
 // ---- what the SDK put on the wire ------------------------------------------------------------
 // One entry per HTTP request (after checksum, aws-chunked and signing middlewares): the command,
@@ -144,20 +104,13 @@ function vhostClient() {
 }
 
 before(async () => {
-  const started = await startServer();
-  server = started.proc;
-  port = started.port;
+  srv = await startServer("tidepool-js-s3-");
+  port = srv.port;
 });
 
 after(async () => {
   for (const c of clients) c.destroy();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once("exit", (code, signal) => r({ code, signal })));
-    server.kill("SIGTERM");
-    const { code } = await exited;
-    assert.equal(code, 0, "tidepool must exit 0 on SIGTERM");
-  }
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await stopServer(srv);
 });
 
 // ---- helpers ---------------------------------------------------------------------------------

@@ -8,14 +8,9 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import http2 from "node:http2";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
 
 import {
@@ -30,9 +25,8 @@ import {
 } from "@aws-sdk/client-kinesis";
 import { NodeHttpHandler, NodeHttp2Handler } from "@smithy/node-http-handler";
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const REPO = resolve(HERE, "..", "..", "..");
-const BIN = process.env.TIDEPOOL_BIN || join(REPO, "build", "tidepool");
+import { startServer, stopServer } from "./server.mjs";
+
 const ACCOUNT = "000000000000";
 const MAX_HASH = (1n << 128n) - 1n;
 const STREAM = "js-stream";
@@ -52,43 +46,10 @@ http2.connect = function patchedConnect(...args) {
 };
 
 // ---- server lifecycle ------------------------------------------------------------------------
-let server;
+let srv;
 let endpoint;
-let dataDir;
 let client;
 
-function startServer() {
-  dataDir = mkdtempSync(join(tmpdir(), "tidepool-js-"));
-  const proc = spawn(BIN, ["serve", "--host", "127.0.0.1", "--port", "0", "--data", dataDir], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(() => {
-      proc.kill("SIGKILL");
-      reject(new Error("tidepool printed no ready line within 10 s"));
-    }, 10_000);
-    proc.on("error", (err) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot start ${BIN}: ${err.message} (set TIDEPOOL_BIN)`));
-    });
-    proc.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`tidepool exited (code ${code}) before the ready line`));
-    });
-    const lines = createInterface({ input: proc.stdout });
-    lines.once("line", (line) => {
-      const m = /^tidepool ready on (http:\/\/127\.0\.0\.1:(\d+))$/.exec(line);
-      clearTimeout(timer);
-      if (!m || m[2] === "0") {
-        proc.kill("SIGKILL");
-        reject(new Error(`unexpected first stdout line: ${JSON.stringify(line)}`));
-        return;
-      }
-      proc.removeAllListeners("exit");
-      resolvePromise({ proc, url: m[1] });
-    });
-  });
-}
 
 function newClient(extra = {}) {
   return new KinesisClient({
@@ -101,21 +62,14 @@ function newClient(extra = {}) {
 }
 
 before(async () => {
-  const started = await startServer();
-  server = started.proc;
-  endpoint = started.url;
+  srv = await startServer("tidepool-js-");
+  endpoint = srv.endpoint;
   client = newClient();
 });
 
 after(async () => {
   client?.destroy();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once("exit", (code, signal) => r({ code, signal })));
-    server.kill("SIGTERM");
-    const { code } = await exited;
-    assert.equal(code, 0, "tidepool must exit 0 on SIGTERM");
-  }
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await stopServer(srv);
 });
 
 // ---- helpers ---------------------------------------------------------------------------------

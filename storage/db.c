@@ -75,6 +75,24 @@ sqlite3_stmt *db_stmt(struct db_conn *c, const char *sql)
     abort();
 }
 
+int db_step_row(sqlite3_stmt *st)
+{
+    switch (sqlite3_step(st)) {
+    case SQLITE_ROW:
+        return TP_OK;
+    case SQLITE_DONE:
+        return TP_ENOTFOUND;
+    default:
+        return TP_EIO;
+    }
+}
+
+int db_column_has_prefix(sqlite3_stmt *st, int col, const char *prefix, size_t plen)
+{
+    const void *text = sqlite3_column_text(st, col);
+    return text && (size_t)sqlite3_column_bytes(st, col) >= plen && !memcmp(text, prefix, plen);
+}
+
 static void conn_close(struct db_conn *c)
 {
     for (unsigned i = 0; i < DB_STMT_SLOTS; i++)

@@ -42,6 +42,15 @@ int db_write(db_write_fn fn, void *ctx);
 struct db_conn *db_reader_acquire(void);
 void db_reader_release(struct db_conn *c);
 
+/* Steps a statement that gives at most one row: TP_OK with st on the row
+ * (read its columns, then reset it), TP_ENOTFOUND without one, TP_EIO when
+ * SQLite fails. */
+int db_step_row(sqlite3_stmt *st);
+
+/* Whether text column col of the current row starts with prefix (plen
+ * bytes): the stop test of the scans that list keys under a prefix. */
+int db_column_has_prefix(sqlite3_stmt *st, int col, const char *prefix, size_t plen);
+
 /* The cached statement for sql (a string literal), reset with bindings cleared. */
 sqlite3_stmt *db_stmt(struct db_conn *c, const char *sql);
 

@@ -79,19 +79,10 @@ static void bucket_from_row(sqlite3_stmt *st, struct db_bucket *b)
 int db_bucket_get(struct db_conn *c, const char *name, struct db_bucket *out)
 {
     sqlite3_stmt *st = db_stmt(c, "SELECT id, name, region, created_ms FROM buckets WHERE name=?");
-    int rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    switch (sqlite3_step(st)) {
-    case SQLITE_ROW:
+    int rc = db_step_row(st);
+    if (rc == TP_OK)
         bucket_from_row(st, out);
-        rc = TP_OK;
-        break;
-    case SQLITE_DONE:
-        rc = TP_ENOTFOUND;
-        break;
-    default:
-        rc = TP_EIO;
-    }
     sqlite3_reset(st);
     return rc;
 }
@@ -450,12 +441,11 @@ static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 int db_object_get(struct db_conn *c, int64_t bucket_id, const char *key, struct db_object *out)
 {
     sqlite3_stmt *st = db_stmt(c, "SELECT " OBJECT_COLS ", extents FROM objects WHERE bucket_id=? AND key=?");
-    int rc = TP_ENOTFOUND;
     memset(out, 0, sizeof *out);
     sqlite3_bind_int64(st, 1, bucket_id);
     sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-    switch (sqlite3_step(st)) {
-    case SQLITE_ROW:
+    int rc = db_step_row(st);
+    if (rc == TP_OK) {
         object_from_row(st, out);
         out->key = dup_or_null(out->key);
         out->headers = dup_or_null(out->headers);
@@ -465,11 +455,6 @@ int db_object_get(struct db_conn *c, int64_t bucket_id, const char *key, struct 
         if (rc == TP_OK && (!out->key || (sqlite3_column_type(st, 8) != SQLITE_NULL && !out->headers) ||
                             (sqlite3_column_type(st, 9) != SQLITE_NULL && !out->tags)))
             rc = TP_EIO;
-        break;
-    case SQLITE_DONE:
-        break;
-    default:
-        rc = TP_EIO;
     }
     sqlite3_reset(st);
     if (rc != TP_OK)
@@ -510,7 +495,7 @@ int db_objects_list(struct db_conn *c, int64_t bucket_id, const char *prefix, co
             rc = TP_EIO;
             break;
         }
-        if ((size_t)sqlite3_column_bytes(st, 2) < plen || memcmp(o.key, prefix, plen) || cb(ctx, &o))
+        if (!db_column_has_prefix(st, 2, prefix, plen) || cb(ctx, &o))
             break;
     }
     if (step != SQLITE_ROW && step != SQLITE_DONE)
@@ -524,18 +509,12 @@ static int object_extents(struct db_conn *w, int64_t bucket_id, const char *key,
                           struct db_extent **ext, unsigned *n)
 {
     sqlite3_stmt *st = db_stmt(w, "SELECT id, extents FROM objects WHERE bucket_id=? AND key=?");
-    int rc = TP_ENOTFOUND;
     sqlite3_bind_int64(st, 1, bucket_id);
     sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-    switch (sqlite3_step(st)) {
-    case SQLITE_ROW:
+    int rc = db_step_row(st);
+    if (rc == TP_OK) {
         *id = sqlite3_column_int64(st, 0);
         rc = extents_unpack(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1), ext, n);
-        break;
-    case SQLITE_DONE:
-        break;
-    default:
-        rc = TP_EIO;
     }
     sqlite3_reset(st);
     return rc;
@@ -557,16 +536,9 @@ int db_object_put(struct db_conn *w, const struct db_object *o)
     /* the bucket may have been deleted since the request looked it up */
     sqlite3_stmt *st = db_stmt(w, "SELECT 1 FROM buckets WHERE id=?");
     sqlite3_bind_int64(st, 1, o->bucket_id);
-    switch (sqlite3_step(st)) {
-    case SQLITE_ROW:
-        rc = packed ? TP_OK : TP_EIO;
-        break;
-    case SQLITE_DONE:
-        rc = TP_ENOTFOUND;
-        break;
-    default:
+    rc = db_step_row(st);
+    if (rc == TP_OK && !packed)
         rc = TP_EIO;
-    }
     sqlite3_reset(st);
     for (unsigned i = 0; i < o->n_extents && rc == TP_OK; i++) {
         put_le(packed + i * EXTENT_BYTES, (uint64_t)o->extents[i].blob);

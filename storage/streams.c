@@ -59,19 +59,11 @@ int db_stream_get(struct db_conn *c, const char *region, const char *name, uint6
                   struct db_stream *out)
 {
     sqlite3_stmt *st = db_stmt(c, "SELECT " STREAM_COLS " FROM streams WHERE region=? AND name=?");
-    int rc = TP_ENOTFOUND;
     sqlite3_bind_text(st, 1, region, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    switch (sqlite3_step(st)) {
-    case SQLITE_ROW:
-        if (stream_from_row(st, now, out))
-            rc = TP_OK;
-        break;
-    case SQLITE_DONE:
-        break;
-    default:
-        rc = TP_EIO;
-    }
+    int rc = db_step_row(st);
+    if (rc == TP_OK && !stream_from_row(st, now, out))
+        rc = TP_ENOTFOUND; /* deleted by now */
     sqlite3_reset(st);
     return rc;
 }

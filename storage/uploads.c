@@ -70,23 +70,18 @@ void db_upload_free(struct db_upload *u)
 int db_upload_get(struct db_conn *c, const char *upload_id, struct db_upload *out)
 {
     sqlite3_stmt *st = db_stmt(c, "SELECT " UPLOAD_COLS " FROM uploads WHERE upload_id=?");
-    int rc = TP_ENOTFOUND;
     memset(out, 0, sizeof *out);
     sqlite3_bind_text(st, 1, upload_id, -1, SQLITE_STATIC);
-    switch (sqlite3_step(st)) {
-    case SQLITE_ROW:
+    int rc = db_step_row(st);
+    if (rc == TP_OK) {
         upload_from_row(st, out);
         out->key = dup_or_null(out->key);
         out->headers = dup_or_null(out->headers);
         out->tags = dup_or_null(out->tags);
         /* a NULL where the row has a value: out of memory */
-        rc = !out->key || (sqlite3_column_type(st, 4) != SQLITE_NULL && !out->headers) ||
-             (sqlite3_column_type(st, 5) != SQLITE_NULL && !out->tags) ? TP_EIO : TP_OK;
-        break;
-    case SQLITE_DONE:
-        break;
-    default:
-        rc = TP_EIO;
+        if (!out->key || (sqlite3_column_type(st, 4) != SQLITE_NULL && !out->headers) ||
+            (sqlite3_column_type(st, 5) != SQLITE_NULL && !out->tags))
+            rc = TP_EIO;
     }
     sqlite3_reset(st);
     if (rc != TP_OK)
@@ -135,20 +130,12 @@ static int marker_created(struct db_conn *c, int64_t bucket_id, const char *key,
                           int64_t *ms)
 {
     sqlite3_stmt *st = db_stmt(c, "SELECT created_ms FROM uploads WHERE upload_id=? AND bucket_id=? AND key=?");
-    int rc = TP_ENOTFOUND;
     sqlite3_bind_text(st, 1, upload_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, bucket_id);
     sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
-    switch (sqlite3_step(st)) {
-    case SQLITE_ROW:
+    int rc = db_step_row(st);
+    if (rc == TP_OK)
         *ms = sqlite3_column_int64(st, 0);
-        rc = TP_OK;
-        break;
-    case SQLITE_DONE:
-        break;
-    default:
-        rc = TP_EIO;
-    }
     sqlite3_reset(st);
     return rc;
 }
@@ -195,7 +182,7 @@ int db_uploads_list(struct db_conn *c, int64_t bucket_id, const char *prefix, co
                 rc = TP_EIO;
                 break;
             }
-            if ((size_t)sqlite3_column_bytes(st, 2) < plen || memcmp(u.key, prefix, plen) || cb(ctx, &u))
+            if (!db_column_has_prefix(st, 2, prefix, plen) || cb(ctx, &u))
                 break;
         }
         if (step != SQLITE_ROW && step != SQLITE_DONE)
@@ -235,16 +222,7 @@ static int upload_check(struct db_conn *w, const char *upload_id, const struct d
         sqlite3_bind_int64(st, 2, o->bucket_id);
         sqlite3_bind_text(st, 3, o->key, -1, SQLITE_STATIC);
     }
-    switch (sqlite3_step(st)) {
-    case SQLITE_ROW:
-        rc = TP_OK;
-        break;
-    case SQLITE_DONE:
-        rc = TP_ENOTFOUND;
-        break;
-    default:
-        rc = TP_EIO;
-    }
+    rc = db_step_row(st);
     sqlite3_reset(st);
     return rc;
 }
@@ -264,14 +242,11 @@ int db_upload_put_part(struct db_conn *w, const char *upload_id, const struct db
         st = db_stmt(w, "SELECT blob FROM parts WHERE upload_id=? AND part_number=?");
         sqlite3_bind_text(st, 1, upload_id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, p->part_number);
-        switch (sqlite3_step(st)) {
-        case SQLITE_ROW:
+        int got = db_step_row(st);
+        if (got == TP_OK) {
             old = sqlite3_column_int64(st, 0);
             replaced = 1;
-            break;
-        case SQLITE_DONE:
-            break;
-        default:
+        } else if (got == TP_EIO) {
             rc = TP_EIO;
         }
         sqlite3_reset(st);

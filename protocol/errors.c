@@ -22,6 +22,8 @@ static const struct tp_err_info ERRORS[ERR_COUNT] = {
     [ERR_INVALID_SIGNATURE] = {"InvalidSignatureException", 400, 0},
     [ERR_ACCESS_DENIED] = {"AccessDeniedException", 400, 0},
     [ERR_INTERNAL] = {"InternalFailure", 500, 0},
+    [ERR_CONCURRENT_MODIFICATION] = {"ConcurrentModificationException", 400, 0},
+    [ERR_SERVICE_UNAVAILABLE] = {"ServiceUnavailableException", 503, 0},
     /* S3: codes, statuses and messages as AWS's S3 error reference lists them */
     [S3_ACCESS_DENIED] = {"AccessDenied", 403, 0, "Access Denied"},
     [S3_BAD_DIGEST] = {"BadDigest", 400, 0, "The Content-MD5 you specified did not match what we received."},

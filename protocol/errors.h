@@ -24,6 +24,8 @@ enum tp_err {
     ERR_INVALID_SIGNATURE,
     ERR_ACCESS_DENIED,
     ERR_INTERNAL,
+    ERR_CONCURRENT_MODIFICATION, /* Firehose */
+    ERR_SERVICE_UNAVAILABLE,     /* Firehose */
     /* S3 (XML <Error><Code>) */
     S3_ACCESS_DENIED,
     S3_BAD_DIGEST,

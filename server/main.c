@@ -2,9 +2,14 @@
  * (open storage → start HTTP → print the ready line → wait for SIGTERM/SIGINT
  * → stop accepting, finish in-flight requests → close SQLite). */
 #include "server/config.h"
+#include "server/firehose_engine.h"
 #include "server/http.h"
+#include "server/lambda.h"
 #include "storage/db.h"
+#include "storage/firehose.h"
 #include "storage/streams.h"
+
+#include <cjson/cJSON.h>
 
 #include <getopt.h>
 #include <pthread.h>
@@ -49,7 +54,7 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 static const char USAGE[] =
     "usage: tidepool <command> [options]\n"
     "\n"
-    "A local AWS emulator: Kinesis Data Streams (more services to come).\n"
+    "A local AWS emulator: Kinesis Data Streams, Data Firehose and S3.\n"
     "\n"
     "commands:\n"
     "  serve            run the server\n"
@@ -65,6 +70,11 @@ static const char USAGE[] =
     "  --stream-delay-ms N    how long streams stay CREATING/UPDATING/DELETING (default 0)\n"
     "  --shard-limit N        open shards per region (default 500)\n"
     "  --s3-domain DOMAIN     also take Host: BUCKET.DOMAIN as virtual-hosted S3 (repeatable, up to 8)\n"
+    "  --lambda NAME=HOOK     run HOOK where Firehose invokes Lambda function NAME (repeatable);\n"
+    "                         HOOK is exec:COMMAND, http(s)://URL or builtin:NAME\n"
+    "                         (builtins: " LAMBDA_BUILTINS ")\n"
+    "  --lambda-timeout-ms N  how long an exec or http hook may run (default 60000)\n"
+    "  --init FILE            a JSON file of what to set up: {\"lambdas\": {\"NAME\": \"HOOK\"}}\n"
     "\n"
     "  tidepool --help | --version\n";
 
@@ -78,16 +88,63 @@ static int parse_uint(const char *s, unsigned max, unsigned *out)
     return 0;
 }
 
+/* The init file: {"lambdas": {"NAME": "HOOK", ...}}. */
+static int load_init(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    char *text = NULL;
+    size_t n = 0;
+    int rc = -1;
+    if (!f) {
+        snprintf(err, errlen, "cannot open it");
+        return -1;
+    }
+    if (fseek(f, 0, SEEK_END) == 0 && (n = (size_t)ftell(f)) < (64u << 20) && fseek(f, 0, SEEK_SET) == 0 &&
+        (text = malloc(n + 1)) && fread(text, 1, n, f) == n) {
+        text[n] = 0;
+        rc = 0;
+    }
+    fclose(f);
+    cJSON *doc = rc ? NULL : cJSON_Parse(text), *item, *l;
+    free(text);
+    rc = -1;
+    if (!cJSON_IsObject(doc)) {
+        snprintf(err, errlen, "not a JSON object");
+        goto out;
+    }
+    cJSON_ArrayForEach(item, doc) {
+        if (strcmp(item->string, "lambdas") || !cJSON_IsObject(item)) {
+            snprintf(err, errlen, "unknown member \"%s\" (expected \"lambdas\": {NAME: HOOK})", item->string);
+            goto out;
+        }
+        cJSON_ArrayForEach(l, item) {
+            if (!cJSON_IsString(l)) {
+                snprintf(err, errlen, "lambda %s: the hook must be a string", l->string);
+                goto out;
+            }
+            if (lambda_register_pair(l->string, l->valuestring, err, errlen))
+                goto out;
+        }
+    }
+    rc = 0;
+out:
+    cJSON_Delete(doc);
+    return rc;
+}
+
 static int parse_serve(int argc, char **argv)
 {
-    enum { O_HOST = 1, O_PORT, O_DATA, O_MEM, O_REGION, O_ACCOUNT, O_LOG, O_DELAY, O_SHARDS, O_S3_DOMAIN };
+    enum { O_HOST = 1, O_PORT, O_DATA, O_MEM, O_REGION, O_ACCOUNT, O_LOG, O_DELAY, O_SHARDS, O_S3_DOMAIN,
+           O_LAMBDA, O_LAMBDA_TIMEOUT, O_INIT };
     static const struct option OPTS[] = {
         {"host", required_argument, NULL, O_HOST}, {"port", required_argument, NULL, O_PORT},
         {"data", required_argument, NULL, O_DATA}, {"in-memory", no_argument, NULL, O_MEM},
         {"region", required_argument, NULL, O_REGION}, {"account", required_argument, NULL, O_ACCOUNT},
         {"log-level", required_argument, NULL, O_LOG}, {"stream-delay-ms", required_argument, NULL, O_DELAY},
         {"shard-limit", required_argument, NULL, O_SHARDS}, {"s3-domain", required_argument, NULL, O_S3_DOMAIN},
-        {"help", no_argument, NULL, 'h'}, {0}};
+        {"lambda", required_argument, NULL, O_LAMBDA}, {"lambda-timeout-ms", required_argument, NULL, O_LAMBDA_TIMEOUT},
+        {"init", required_argument, NULL, O_INIT}, {"help", no_argument, NULL, 'h'}, {0}};
+    char err[512];
     static const char *const LEVELS[] = {"error", "warn", "info", "debug"};
     unsigned u;
     int o;
@@ -127,6 +184,23 @@ static int parse_serve(int argc, char **argv)
                 goto bad;
             g_cfg.s3_domains[g_cfg.n_s3_domains++] = optarg;
             break;
+        case O_LAMBDA:
+            if (lambda_register(optarg, err, sizeof err)) {
+                fprintf(stderr, "tidepool: --lambda %s: %s\n", optarg, err);
+                return -1;
+            }
+            break;
+        case O_LAMBDA_TIMEOUT:
+            if (parse_uint(optarg, 3600000, &u) || !u)
+                goto bad;
+            lambda_set_timeout_ms(u);
+            break;
+        case O_INIT:
+            if (load_init(optarg, err, sizeof err)) {
+                fprintf(stderr, "tidepool: --init %s: %s\n", optarg, err);
+                return -1;
+            }
+            break;
         case 'h': fputs(USAGE, stdout); exit(0);
         default: goto usage;
         }
@@ -140,6 +214,13 @@ bad:
 usage:
     fputs(USAGE, stderr);
     return -1;
+}
+
+/* The writer's once-a-second upkeep. */
+static int tick(struct db_conn *w, void *at)
+{
+    int rc = db_streams_tick(w, at);
+    return rc == TP_OK ? db_fh_tick(w, at ? *(const uint64_t *)at : db_now_ms()) : rc;
 }
 
 static int serve(void)
@@ -160,10 +241,16 @@ static int serve(void)
         db_close();
         return 1;
     }
-    db_set_tick(db_streams_tick);
+    db_set_tick(tick);
+    if (firehose_engine_start()) {
+        fprintf(stderr, "tidepool: cannot start the Firehose delivery engine\n");
+        db_close();
+        return 1;
+    }
     struct http_server *srv = http_server_start(g_cfg.host, g_cfg.port, err, sizeof err);
     if (!srv) {
         fprintf(stderr, "tidepool: %s\n", err);
+        firehose_engine_stop();
         db_close();
         return 1;
     }
@@ -174,6 +261,7 @@ static int serve(void)
     sigwait(&sigs, &sig);
     log_msg(LOG_INFO, "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     http_server_stop(srv);
+    firehose_engine_stop();
     db_close();
     return 0;
 }
@@ -191,9 +279,13 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "serve")) {
-        if (parse_serve(argc - 1, argv + 1))
-            return 2;
-        return serve();
+        /* before any thread: Firehose's time zones change TZ later (fh_prefix.h) */
+        setenv("TZ", "UTC", 1);
+        if (lambda_global_init())
+            return 1;
+        int rc = parse_serve(argc - 1, argv + 1) ? 2 : serve();
+        lambda_global_cleanup();
+        return rc;
     }
 usage:
     fputs(USAGE, stderr);

@@ -4,7 +4,9 @@
  *   JSON parses → credentials present → rules → handler → encode.
  * Each stage answers with its own AWS error; handlers repeat none of them. */
 #include "server/config.h"
+#include "server/firehose_engine.h"
 #include "protocol/cbor.h"
+#include "protocol/uuid.h"
 #include "server/s3.h"
 #include "server/service.h"
 #include "storage/db.h"
@@ -13,24 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <gnutls/crypto.h>
 
 #define CBOR_CONTENT_TYPE "application/x-amz-cbor-1.1"
 
-extern const struct svc_service kinesis_service;
+extern const struct svc_service kinesis_service, firehose_service;
 
-static const struct svc_service *const SERVICES[] = {&kinesis_service};
-
-static void request_id(char out[37])
-{
-    unsigned char u[16];
-    gnutls_rnd(GNUTLS_RND_NONCE, u, sizeof u);
-    u[6] = (u[6] & 0x0f) | 0x40; /* version 4 */
-    u[8] = (u[8] & 0x3f) | 0x80; /* RFC 4122 variant */
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
-             u[13], u[14], u[15]);
-}
+static const struct svc_service *const SERVICES[] = {&kinesis_service, &firehose_service};
 
 static void finish_json(struct svc_ctx *c, const char *content_type)
 {
@@ -40,10 +30,18 @@ static void finish_json(struct svc_ctx *c, const char *content_type)
     response_set_body(c->rs, (unsigned char *)body, len);
 }
 
+static void json_reply(struct tp_response *rs, struct jw *w)
+{
+    size_t len;
+    rs->status = 200;
+    response_add_header(rs, "Content-Type", "application/json");
+    char *b = jw_take(w, &len);
+    response_set_body(rs, (unsigned char *)b, len);
+}
+
 static void health(struct tp_response *rs)
 {
     struct jw w;
-    size_t len;
     jw_init(&w);
     jw_obj_begin(&w);
     jw_key(&w, "status"); jw_str(&w, "ok");
@@ -51,13 +49,11 @@ static void health(struct tp_response *rs)
     jw_key(&w, "services");
     jw_obj_begin(&w);
     jw_key(&w, "kinesis"); jw_str(&w, "running");
+    jw_key(&w, "firehose"); jw_str(&w, "running");
     jw_key(&w, "s3"); jw_str(&w, "running");
     jw_obj_end(&w);
     jw_obj_end(&w);
-    rs->status = 200;
-    response_add_header(rs, "Content-Type", "application/json");
-    char *b = jw_take(&w, &len);
-    response_set_body(rs, (unsigned char *)b, len);
+    json_reply(rs, &w);
 }
 
 /* Region of the SigV4 credential scope: Credential=AKID/DATE/REGION/SERVICE/aws4_request. */
@@ -227,6 +223,13 @@ void router_dispatch(const struct tp_request *rq, struct tp_response *rs)
         health(rs);
         return;
     }
+    if (!strcmp(rq->method, "GET") && !strcmp(rq->path, "/_tidepool/firehose")) {
+        struct jw w;
+        jw_init(&w);
+        firehose_engine_status(&w);
+        json_reply(rs, &w);
+        return;
+    }
     if (is_s3(rq)) {
         s3_dispatch(rq, rs);
         return;
@@ -240,7 +243,7 @@ void router_dispatch(const struct tp_request *rq, struct tp_response *rs)
     /* the Java SDKs speak CBOR to Kinesis; answers (errors too) mirror the request */
     const char *ct = request_header(rq, "content-type");
     c.out.cbor = ct && !strncmp(ct, CBOR_CONTENT_TYPE, strlen(CBOR_CONTENT_TYPE));
-    request_id(rid);
+    uuid_v4(rid);
     response_add_header(rs, "x-amzn-RequestId", rid);
 
     const char *dot = target ? strchr(target, '.') : NULL;

@@ -42,4 +42,19 @@ struct svc_service {
 int reply_error(struct svc_ctx *c, enum tp_err e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* ---- tags (tags.c), kept by storage/streams.c under an owner id ---- */
+
+struct db_conn;
+/* Writer side: adds or replaces the request's tags (a map or a list of
+ * {Key, Value}); *count gets how many the owner has now. */
+int tags_put_counted(struct db_conn *w, int64_t owner, const cJSON *tags, unsigned *count);
+/* Writer side: removes the listed keys; absent ones are ignored, as AWS does. */
+int tags_remove_listed(struct db_conn *w, int64_t owner, const cJSON *keys);
+/* Writes "Tags": [...] with up to limit tags after `after`; p reports the page. */
+struct tag_page {
+    struct jw *w;
+    int limit, count, more;
+};
+int tags_write_or_reply(struct svc_ctx *c, int64_t owner, const char *after, int limit, struct tag_page *p);
+
 #endif

@@ -87,6 +87,30 @@ int db_step_row(sqlite3_stmt *st)
     }
 }
 
+int db_step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? TP_OK : rc == SQLITE_CONSTRAINT ? TP_EEXISTS : TP_EIO;
+}
+
+void db_col_text(sqlite3_stmt *st, int col, char *out, size_t n)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(out, n, "%s", t ? (const char *)t : "");
+}
+
+int db_exec_each(struct db_conn *w, const char *const *sql, unsigned n, int64_t id)
+{
+    int rc = TP_OK;
+    for (unsigned i = 0; i < n && rc == TP_OK; i++) {
+        sqlite3_stmt *st = db_stmt(w, sql[i]);
+        sqlite3_bind_int64(st, 1, id);
+        rc = db_step_done(st);
+    }
+    return rc;
+}
+
 int db_column_has_prefix(sqlite3_stmt *st, int col, const char *prefix, size_t plen)
 {
     const void *text = sqlite3_column_text(st, col);

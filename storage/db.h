@@ -47,6 +47,16 @@ void db_reader_release(struct db_conn *c);
  * SQLite fails. */
 int db_step_row(sqlite3_stmt *st);
 
+/* Steps a statement that gives no row and resets it: TP_OK, TP_EEXISTS on a
+ * constraint (a unique key taken), TP_EIO otherwise. */
+int db_step_done(sqlite3_stmt *st);
+/* Runs each of n statements that take one id parameter and give no row
+ * (the DELETEs that drop something with what it owns); stops at the first
+ * failure. */
+int db_exec_each(struct db_conn *w, const char *const *sql, unsigned n, int64_t id);
+/* Text column col of the current row into out (truncated; "" for NULL). */
+void db_col_text(sqlite3_stmt *st, int col, char *out, size_t n);
+
 /* Whether text column col of the current row starts with prefix (plen
  * bytes): the stop test of the scans that list keys under a prefix. */
 int db_column_has_prefix(sqlite3_stmt *st, int col, const char *prefix, size_t plen);

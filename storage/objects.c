@@ -53,26 +53,13 @@ static uint64_t get_le(const unsigned char *p)
     return v;
 }
 
-static void col_text(sqlite3_stmt *st, int i, char *out, size_t n)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    snprintf(out, n, "%s", t ? (const char *)t : "");
-}
-
-static int step_done(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? TP_OK : rc == SQLITE_CONSTRAINT ? TP_EEXISTS : TP_EIO;
-}
-
 /* ---- buckets ---- */
 
 static void bucket_from_row(sqlite3_stmt *st, struct db_bucket *b)
 {
     b->id = sqlite3_column_int64(st, 0);
-    col_text(st, 1, b->name, sizeof b->name);
-    col_text(st, 2, b->region, sizeof b->region);
+    db_col_text(st, 1, b->name, sizeof b->name);
+    db_col_text(st, 2, b->region, sizeof b->region);
     b->created_ms = (uint64_t)sqlite3_column_int64(st, 3);
 }
 
@@ -107,7 +94,7 @@ int db_bucket_create(struct db_conn *w, const char *name, const char *region, ui
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, region, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
-    return step_done(st);
+    return db_step_done(st);
 }
 
 int db_bucket_delete(struct db_conn *w, const char *name)
@@ -129,7 +116,7 @@ int db_bucket_delete(struct db_conn *w, const char *name)
         return rc;
     st = db_stmt(w, "DELETE FROM buckets WHERE id=?");
     sqlite3_bind_int64(st, 1, b.id);
-    return step_done(st);
+    return db_step_done(st);
 }
 
 /* ---- blobs, writer side ---- */
@@ -141,11 +128,11 @@ static int blob_drop(struct db_conn *w, int64_t blob)
     int rc;
     sqlite3_bind_int64(st, 1, chunk_id(blob, 0));
     sqlite3_bind_int64(st, 2, chunk_id(blob + 1, 0));
-    if ((rc = step_done(st)) != TP_OK)
+    if ((rc = db_step_done(st)) != TP_OK)
         return rc;
     st = db_stmt(w, "DELETE FROM blobs WHERE id=?");
     sqlite3_bind_int64(st, 1, blob);
-    return step_done(st);
+    return db_step_done(st);
 }
 
 /* Adds a link to a finished blob of exactly this size: linking a blob that
@@ -156,7 +143,7 @@ int db_blob_ref(struct db_conn *w, const struct db_extent *e)
     sqlite3_stmt *st = db_stmt(w, "UPDATE blobs SET refs=refs+1 WHERE id=? AND size=?");
     sqlite3_bind_int64(st, 1, e->blob);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)e->size);
-    int rc = step_done(st);
+    int rc = db_step_done(st);
     return rc == TP_OK && sqlite3_changes(w->db) != 1 ? TP_EIO : rc;
 }
 
@@ -166,7 +153,7 @@ int db_blob_unref(struct db_conn *w, int64_t blob)
     sqlite3_stmt *st = db_stmt(w, "UPDATE blobs SET refs=refs-1 WHERE id=?");
     int rc;
     sqlite3_bind_int64(st, 1, blob);
-    if ((rc = step_done(st)) != TP_OK)
+    if ((rc = db_step_done(st)) != TP_OK)
         return rc;
     st = db_stmt(w, "SELECT refs FROM blobs WHERE id=?");
     sqlite3_bind_int64(st, 1, blob);
@@ -199,7 +186,7 @@ static int blob_new(struct db_conn *w, int64_t *id)
 {
     sqlite3_stmt *st = db_stmt(w, "INSERT INTO blobs(created_ms) VALUES(?)");
     sqlite3_bind_int64(st, 1, (sqlite3_int64)db_now_ms());
-    int rc = step_done(st);
+    int rc = db_step_done(st);
     *id = sqlite3_last_insert_rowid(w->db);
     return rc == TP_OK && *id >= MAX_BLOB_ID ? TP_EIO : rc;
 }
@@ -224,14 +211,14 @@ static int chunk_job(struct db_conn *w, void *ctx)
         sqlite3_bind_int64(st, 1, chunk_id(blob, j->ix));
         sqlite3_bind_blob(st, 2, j->data, (int)j->n, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, blob);
-        if ((rc = step_done(st)) == TP_OK && sqlite3_changes(w->db) != 1)
+        if ((rc = db_step_done(st)) == TP_OK && sqlite3_changes(w->db) != 1)
             rc = TP_ENOTFOUND;
     }
     if (rc == TP_OK && j->finish) {
         st = db_stmt(w, "UPDATE blobs SET size=? WHERE id=? AND size IS NULL");
         sqlite3_bind_int64(st, 1, (sqlite3_int64)j->size);
         sqlite3_bind_int64(st, 2, blob);
-        if ((rc = step_done(st)) == TP_OK && sqlite3_changes(w->db) != 1)
+        if ((rc = db_step_done(st)) == TP_OK && sqlite3_changes(w->db) != 1)
             rc = TP_ENOTFOUND;
     }
     struct db_extent ext = {blob, j->size};
@@ -379,14 +366,14 @@ int db_read_begin(struct db_conn *c)
 {
     /* BEGIN is deferred: the snapshot is taken by the first read, so read */
     sqlite3_stmt *st = db_stmt(c, "BEGIN");
-    int rc = step_done(st);
+    int rc = db_step_done(st);
     if (rc == TP_OK) {
         st = db_stmt(c, "SELECT 1 FROM buckets LIMIT 1");
         int step = sqlite3_step(st);
         sqlite3_reset(st);
         if (step != SQLITE_ROW && step != SQLITE_DONE) {
             rc = TP_EIO;
-            step_done(db_stmt(c, "ROLLBACK"));
+            db_step_done(db_stmt(c, "ROLLBACK"));
         }
     }
     return rc;
@@ -394,8 +381,8 @@ int db_read_begin(struct db_conn *c)
 
 void db_read_end(struct db_conn *c)
 {
-    if (!sqlite3_get_autocommit(c->db) && step_done(db_stmt(c, "COMMIT")) != TP_OK)
-        step_done(db_stmt(c, "ROLLBACK"));
+    if (!sqlite3_get_autocommit(c->db) && db_step_done(db_stmt(c, "COMMIT")) != TP_OK)
+        db_step_done(db_stmt(c, "ROLLBACK"));
 }
 
 /* ---- objects ---- */
@@ -410,9 +397,9 @@ static void object_from_row(sqlite3_stmt *st, struct db_object *o)
     o->key = (char *)sqlite3_column_text(st, 2);
     o->size = (uint64_t)sqlite3_column_int64(st, 3);
     o->last_modified_ms = (uint64_t)sqlite3_column_int64(st, 4);
-    col_text(st, 5, o->etag, sizeof o->etag);
-    col_text(st, 6, o->checksum_alg, sizeof o->checksum_alg);
-    col_text(st, 7, o->checksum, sizeof o->checksum);
+    db_col_text(st, 5, o->etag, sizeof o->etag);
+    db_col_text(st, 6, o->checksum_alg, sizeof o->checksum_alg);
+    db_col_text(st, 7, o->checksum, sizeof o->checksum);
     o->headers = (char *)sqlite3_column_text(st, 8);
     o->tags = (char *)sqlite3_column_text(st, 9);
     o->extents = NULL;
@@ -568,7 +555,7 @@ int db_object_put(struct db_conn *w, const struct db_object *o)
         sqlite3_bind_text(st, 8, o->headers, -1, SQLITE_STATIC);   /* NULL binds NULL */
         sqlite3_bind_text(st, 9, o->tags, -1, SQLITE_STATIC);
         sqlite3_bind_blob(st, 10, packed, (int)(o->n_extents * EXTENT_BYTES), SQLITE_STATIC);
-        rc = step_done(st);
+        rc = db_step_done(st);
     }
     for (unsigned i = 0; i < n_old && rc == TP_OK; i++)
         rc = db_blob_unref(w, old[i].blob);
@@ -586,7 +573,7 @@ int db_object_delete(struct db_conn *w, int64_t bucket_id, const char *key)
     if (rc == TP_OK) {
         sqlite3_stmt *st = db_stmt(w, "DELETE FROM objects WHERE id=?");
         sqlite3_bind_int64(st, 1, id);
-        rc = step_done(st);
+        rc = db_step_done(st);
     }
     for (unsigned i = 0; i < n && rc == TP_OK; i++)
         rc = db_blob_unref(w, ext[i].blob);
@@ -600,7 +587,7 @@ int db_object_set_tags(struct db_conn *w, int64_t bucket_id, const char *key, co
     sqlite3_bind_text(st, 1, tags_json, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, bucket_id);
     sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
-    int rc = step_done(st);
+    int rc = db_step_done(st);
     return rc == TP_OK && sqlite3_changes(w->db) == 0 ? TP_ENOTFOUND : rc;
 }
 
@@ -616,7 +603,7 @@ int db_objects_sweep(struct db_conn *w, void *unused)
     };
     int rc;
     (void)unused;
-    if ((rc = step_done(db_stmt(w, SQL[0]))) != TP_OK)
+    if ((rc = db_step_done(db_stmt(w, SQL[0]))) != TP_OK)
         return rc;
-    return step_done(db_stmt(w, SQL[1]));
+    return db_step_done(db_stmt(w, SQL[1]));
 }

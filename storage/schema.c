@@ -66,6 +66,30 @@
  *
  * parts(upload_id, part_number, blob, size, etag, checksum, last_modified_ms)
  *   The parts uploaded so far; each holds one reference on its blob (refs).
+ *
+ * Version 3 adds Firehose (storage/firehose.c):
+ *
+ * delivery_streams(id, region, name, type, status, status_until_ms, version,
+ *                  created_ms, updated_ms, source, destination, encryption)
+ *   One row per delivery stream; (region, name) unique; status as for streams.
+ *   source, destination, encryption: JSON text of what DescribeDeliveryStream
+ *   shows (KinesisStreamSourceDescription, ExtendedS3DestinationDescription,
+ *   DeliveryStreamEncryptionConfiguration), defaults filled in; the delivery
+ *   engine reads its settings from the same text. AUTOINCREMENT: a stream
+ *   created again under an old name never inherits the old one's buffer or
+ *   checkpoints. Its tags live in `tags` under stream_id = -id.
+ *
+ * fh_records(id, stream_id, arrival_ms, data)
+ *   Records put to a DirectPut stream and not yet delivered, one row each,
+ *   in arrival order by id. AUTOINCREMENT: ids only grow, even when every row
+ *   has been delivered and deleted, so the engine's "read up to id" cursor
+ *   never skips a new record. Delivery deletes the rows it wrote to S3 in the
+ *   same transaction that publishes the object.
+ *
+ * fh_checkpoints(stream_id, shard_id, next_seq)
+ *   For a Kinesis-sourced stream: per source shard, the sequence index of the
+ *   first record not yet delivered; advanced in the transaction that
+ *   publishes the object holding the records before it.
  */
 #include "storage/schema.h"
 
@@ -118,6 +142,19 @@ static const char *const MIGRATIONS[] = {
     "  size INTEGER NOT NULL, etag TEXT NOT NULL, checksum TEXT NOT NULL DEFAULT '',"
     "  last_modified_ms INTEGER NOT NULL,"
     "  PRIMARY KEY(upload_id, part_number)) WITHOUT ROWID;",
+    /* 2 → 3: Firehose */
+    "CREATE TABLE delivery_streams("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, region TEXT NOT NULL, name TEXT NOT NULL,"
+    "  type TEXT NOT NULL, status TEXT NOT NULL, status_until_ms INTEGER NOT NULL,"
+    "  version INTEGER NOT NULL, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
+    "  source TEXT, destination TEXT NOT NULL, encryption TEXT,"
+    "  UNIQUE(region, name));"
+    "CREATE TABLE fh_records("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, stream_id INTEGER NOT NULL,"
+    "  arrival_ms INTEGER NOT NULL, data BLOB NOT NULL);"
+    "CREATE INDEX fh_records_by_stream ON fh_records(stream_id, id);"
+    "CREATE TABLE fh_checkpoints(stream_id INTEGER NOT NULL, shard_id INTEGER NOT NULL,"
+    "  next_seq INTEGER NOT NULL, PRIMARY KEY(stream_id, shard_id)) WITHOUT ROWID;",
 };
 
 int schema_migrate(sqlite3 *db, char *err, size_t errlen)

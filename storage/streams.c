@@ -24,26 +24,20 @@ static hashkey_t blob_to_hash(const unsigned char *b)
     return v;
 }
 
-static void col_text(sqlite3_stmt *st, int i, char *out, size_t n)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    snprintf(out, n, "%s", t ? (const char *)t : "");
-}
-
 /* Fills s from a row of STREAM_COLS. Returns 0 when the stream is gone by now. */
 static int stream_from_row(sqlite3_stmt *st, uint64_t now, struct db_stream *s)
 {
     uint64_t until = (uint64_t)sqlite3_column_int64(st, 5);
     s->id = sqlite3_column_int64(st, 0);
-    col_text(st, 1, s->region, sizeof s->region);
-    col_text(st, 2, s->name, sizeof s->name);
+    db_col_text(st, 1, s->region, sizeof s->region);
+    db_col_text(st, 2, s->name, sizeof s->name);
     s->created_ms = (uint64_t)sqlite3_column_int64(st, 3);
-    col_text(st, 4, s->status, sizeof s->status);
+    db_col_text(st, 4, s->status, sizeof s->status);
     s->retention_hours = sqlite3_column_int(st, 6);
-    col_text(st, 7, s->mode, sizeof s->mode);
-    col_text(st, 8, s->encryption, sizeof s->encryption);
-    col_text(st, 9, s->key_id, sizeof s->key_id);
-    col_text(st, 10, s->metrics, sizeof s->metrics);
+    db_col_text(st, 7, s->mode, sizeof s->mode);
+    db_col_text(st, 8, s->encryption, sizeof s->encryption);
+    db_col_text(st, 9, s->key_id, sizeof s->key_id);
+    db_col_text(st, 10, s->metrics, sizeof s->metrics);
     s->max_record_kib = sqlite3_column_int(st, 11);
     s->warm_mibps = sqlite3_column_type(st, 12) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 12);
     s->next_shard_ix = (uint32_t)sqlite3_column_int(st, 13);
@@ -185,13 +179,6 @@ int db_stream_tag_count(struct db_conn *c, int64_t stream_id, unsigned *n)
 
 /* ---- writer side ---- */
 
-static int step_done(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? TP_OK : rc == SQLITE_CONSTRAINT ? TP_EEXISTS : TP_EIO;
-}
-
 int db_stream_insert(struct db_conn *w, struct db_stream *s, uint64_t status_until_ms,
                      unsigned n_shards, const struct db_tag *tags, unsigned n_tags)
 {
@@ -224,7 +211,7 @@ int db_stream_insert(struct db_conn *w, struct db_stream *s, uint64_t status_unt
     if (s->warm_mibps >= 0)
         sqlite3_bind_int(st, 10, s->warm_mibps);
     sqlite3_bind_int(st, 11, (int)n_shards);
-    if ((rc = step_done(st)) != TP_OK)
+    if ((rc = db_step_done(st)) != TP_OK)
         return rc;
     s->id = sqlite3_last_insert_rowid(w->db);
     s->next_shard_ix = n_shards;
@@ -242,7 +229,7 @@ int db_stream_insert(struct db_conn *w, struct db_stream *s, uint64_t status_unt
         sqlite3_bind_blob(st, 3, ab, 16, SQLITE_TRANSIENT);
         sqlite3_bind_blob(st, 4, bb, 16, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 5, (sqlite3_int64)s->created_ms);
-        if ((rc = step_done(st)) != TP_OK)
+        if ((rc = db_step_done(st)) != TP_OK)
             return rc;
     }
     return db_tags_put(w, s->id, tags, n_tags);
@@ -265,7 +252,7 @@ int db_stream_update(struct db_conn *w, const struct db_stream *s, uint64_t unti
     if (s->warm_mibps >= 0)
         sqlite3_bind_int(st, 9, s->warm_mibps);
     sqlite3_bind_int64(st, 10, s->id);
-    return step_done(st);
+    return db_step_done(st);
 }
 
 int db_stream_remove(struct db_conn *w, int64_t stream_id)
@@ -276,13 +263,7 @@ int db_stream_remove(struct db_conn *w, int64_t stream_id)
         "DELETE FROM tags WHERE stream_id=?",
         "DELETE FROM streams WHERE id=?",
     };
-    int rc = TP_OK;
-    for (unsigned i = 0; i < sizeof SQL / sizeof *SQL && rc == TP_OK; i++) {
-        sqlite3_stmt *st = db_stmt(w, SQL[i]);
-        sqlite3_bind_int64(st, 1, stream_id);
-        rc = step_done(st);
-    }
-    return rc;
+    return db_exec_each(w, SQL, sizeof SQL / sizeof *SQL, stream_id);
 }
 
 int db_tags_put(struct db_conn *w, int64_t stream_id, const struct db_tag *tags, unsigned n)
@@ -293,7 +274,7 @@ int db_tags_put(struct db_conn *w, int64_t stream_id, const struct db_tag *tags,
         sqlite3_bind_int64(st, 1, stream_id);
         sqlite3_bind_text(st, 2, tags[i].key, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, tags[i].value ? tags[i].value : "", -1, SQLITE_STATIC);
-        rc = step_done(st);
+        rc = db_step_done(st);
     }
     return rc;
 }
@@ -305,7 +286,7 @@ int db_tags_remove(struct db_conn *w, int64_t stream_id, const char *const *keys
         sqlite3_stmt *st = db_stmt(w, "DELETE FROM tags WHERE stream_id=? AND key=?");
         sqlite3_bind_int64(st, 1, stream_id);
         sqlite3_bind_text(st, 2, keys[i], -1, SQLITE_STATIC);
-        rc = step_done(st);
+        rc = db_step_done(st);
     }
     return rc;
 }
@@ -333,6 +314,6 @@ int db_streams_tick(struct db_conn *w, void *at)
         "JOIN segments g ON g.shard_id=sh.id AND g.arrival_ms < ?1 - s.retention_hours*3600000 LIMIT 10000)");
     sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
     if (rc == TP_OK)
-        rc = step_done(st);
+        rc = db_step_done(st);
     return rc;
 }

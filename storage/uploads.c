@@ -30,19 +30,6 @@
 #define UPLOAD_COLS "upload_id, bucket_id, key, created_ms, headers, tags, checksum_alg"
 #define PART_COLS "part_number, blob, size, etag, checksum, last_modified_ms"
 
-static void col_text(sqlite3_stmt *st, int i, char *out, size_t n)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    snprintf(out, n, "%s", t ? (const char *)t : "");
-}
-
-static int step_done(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? TP_OK : rc == SQLITE_CONSTRAINT ? TP_EEXISTS : TP_EIO;
-}
-
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
 /* ---- readers ---- */
@@ -50,13 +37,13 @@ static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 /* Fills u from a row of UPLOAD_COLS; its strings point into the row. */
 static void upload_from_row(sqlite3_stmt *st, struct db_upload *u)
 {
-    col_text(st, 0, u->upload_id, sizeof u->upload_id);
+    db_col_text(st, 0, u->upload_id, sizeof u->upload_id);
     u->bucket_id = sqlite3_column_int64(st, 1);
     u->key = (char *)sqlite3_column_text(st, 2);
     u->created_ms = (uint64_t)sqlite3_column_int64(st, 3);
     u->headers = (char *)sqlite3_column_text(st, 4);
     u->tags = (char *)sqlite3_column_text(st, 5);
-    col_text(st, 6, u->checksum_alg, sizeof u->checksum_alg);
+    db_col_text(st, 6, u->checksum_alg, sizeof u->checksum_alg);
 }
 
 void db_upload_free(struct db_upload *u)
@@ -103,8 +90,8 @@ int db_upload_parts(struct db_conn *c, const char *upload_id, unsigned after,
         p.part_number = (unsigned)sqlite3_column_int64(st, 0);
         p.ext.blob = sqlite3_column_int64(st, 1);
         p.ext.size = (uint64_t)sqlite3_column_int64(st, 2);
-        col_text(st, 3, p.etag, sizeof p.etag);
-        col_text(st, 4, p.checksum, sizeof p.checksum);
+        db_col_text(st, 3, p.etag, sizeof p.etag);
+        db_col_text(st, 4, p.checksum, sizeof p.checksum);
         p.last_modified_ms = (uint64_t)sqlite3_column_int64(st, 5);
         if (cb(ctx, &p))
             break;
@@ -206,7 +193,7 @@ int db_upload_create(struct db_conn *w, const struct db_upload *u)
     sqlite3_bind_text(st, 5, u->headers, -1, SQLITE_STATIC);   /* NULL binds NULL */
     sqlite3_bind_text(st, 6, u->tags, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, u->checksum_alg, -1, SQLITE_STATIC);
-    int rc = step_done(st);
+    int rc = db_step_done(st);
     return rc == TP_OK && sqlite3_changes(w->db) == 0 ? TP_ENOTFOUND : rc;
 }
 
@@ -260,7 +247,7 @@ int db_upload_put_part(struct db_conn *w, const char *upload_id, const struct db
         sqlite3_bind_text(st, 5, p->etag, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 6, p->checksum, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 7, (sqlite3_int64)p->last_modified_ms);
-        rc = step_done(st);
+        rc = db_step_done(st);
     }
     if (rc == TP_OK)
         rc = db_blob_ref(w, &p->ext);
@@ -309,13 +296,13 @@ static int upload_remove(struct db_conn *w, const char *upload_id, const int64_t
 {
     sqlite3_stmt *st = db_stmt(w, "DELETE FROM parts WHERE upload_id=?");
     sqlite3_bind_text(st, 1, upload_id, -1, SQLITE_STATIC);
-    int rc = step_done(st);
+    int rc = db_step_done(st);
     for (size_t i = 0; i < n && rc == TP_OK; i++)
         rc = db_blob_unref(w, blobs[i]);
     if (rc == TP_OK) {
         st = db_stmt(w, "DELETE FROM uploads WHERE upload_id=?");
         sqlite3_bind_text(st, 1, upload_id, -1, SQLITE_STATIC);
-        rc = step_done(st);
+        rc = db_step_done(st);
     }
     return rc;
 }

@@ -1,0 +1,98 @@
+/* KPL de-aggregation; see kpl.h. Everything is checked before the first
+ * callback, because a record that fails any check is delivered whole as a
+ * plain record, as the KCL does, and must not also yield user records. */
+#include "protocol/kpl.h"
+
+#include <gnutls/crypto.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/kpl.pb-c.h"
+
+static const unsigned char magic[4] = {0xF3, 0x89, 0x9A, 0xC2};
+#define MD5_LEN 16
+
+/* protobuf-c reports an allocation failure as a malformed message; this
+ * allocator remembers it so that it is not mistaken for a plain record. */
+struct alloc_state {
+    int failed;
+};
+
+static void *pb_alloc(void *data, size_t size)
+{
+    void *p = malloc(size);
+
+    if (!p)
+        ((struct alloc_state *)data)->failed = 1;
+    return p;
+}
+
+static void pb_free(void *data, void *p)
+{
+    (void)data;
+    free(p);
+}
+
+static int indices_valid(const Kpl__AggregatedRecord *ar)
+{
+    if (ar->n_records > INT_MAX)
+        return 0;
+    for (size_t i = 0; i < ar->n_records; i++) {
+        const Kpl__Record *r = ar->records[i];
+
+        if (r->partition_key_index >= ar->n_partition_key_table)
+            return 0;
+        if (r->has_explicit_hash_key_index &&
+            r->explicit_hash_key_index >= ar->n_explicit_hash_key_table)
+            return 0;
+    }
+    return 1;
+}
+
+int kpl_deaggregate(const unsigned char *data, size_t len, kpl_record_cb cb, void *ctx)
+{
+    if (len < sizeof magic + MD5_LEN || memcmp(data, magic, sizeof magic) != 0)
+        return KPL_NOT_AGGREGATED;
+
+    const unsigned char *pb = data + sizeof magic;
+    size_t pb_len = len - sizeof magic - MD5_LEN;
+    unsigned char md5[MD5_LEN];
+
+    if (gnutls_hash_fast(GNUTLS_DIG_MD5, pb, pb_len, md5) != 0)
+        return KPL_EINTERNAL;
+    if (memcmp(md5, pb + pb_len, MD5_LEN) != 0)
+        return KPL_NOT_AGGREGATED;
+
+    struct alloc_state st = {0};
+    ProtobufCAllocator allocator = {pb_alloc, pb_free, &st};
+    Kpl__AggregatedRecord *ar = kpl__aggregated_record__unpack(&allocator, pb_len, pb);
+
+    if (!ar)
+        return st.failed ? KPL_EINTERNAL : KPL_NOT_AGGREGATED;
+    int n = KPL_NOT_AGGREGATED;
+    if (indices_valid(ar)) {
+        n = (int)ar->n_records;
+        for (size_t i = 0; i < ar->n_records; i++) {
+            const Kpl__Record *r = ar->records[i];
+            const char *pk = ar->partition_key_table[r->partition_key_index];
+            struct kpl_record out = {
+                .pk = pk,
+                .pk_len = strlen(pk),
+                .ehk = r->has_explicit_hash_key_index
+                           ? ar->explicit_hash_key_table[r->explicit_hash_key_index]
+                           : NULL,
+                /* never NULL, so callers may memcpy an empty record */
+                .data = r->data.len ? r->data.data : (const unsigned char *)"",
+                .len = r->data.len,
+                .subseq = (uint32_t)i,
+            };
+            if (cb(ctx, &out) != 0) {
+                n = KPL_STOPPED;
+                break;
+            }
+        }
+    }
+    kpl__aggregated_record__free_unpacked(ar, &allocator);
+    return n;
+}

@@ -1,0 +1,35 @@
+/* De-aggregation of KPL-aggregated Kinesis records (protocols.md §1.8), as
+ * Firehose does before delivery: data = magic F3 89 9A C2 ‖ protobuf
+ * AggregatedRecord (protocol/kpl.proto) ‖ MD5 of the protobuf bytes. */
+#ifndef TP_KPL_H
+#define TP_KPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One user record. Every pointer is valid only during the callback. */
+struct kpl_record {
+    const char *pk;            /* partition key, NUL-terminated */
+    size_t pk_len;
+    const char *ehk;           /* explicit hash key, NUL-terminated; NULL when none */
+    const unsigned char *data;
+    size_t len;
+    uint32_t subseq;           /* 0-based position in the aggregated record */
+};
+
+enum {
+    KPL_NOT_AGGREGATED = -1, /* treat data as one plain record */
+    KPL_STOPPED = -2,        /* the callback returned non-zero */
+    KPL_EINTERNAL = -3,      /* out of memory or MD5 unavailable: our failure, not the data's */
+};
+
+typedef int (*kpl_record_cb)(void *ctx, const struct kpl_record *r);
+
+/* When data is a well-formed aggregated record (magic, MD5 and protobuf all
+ * right, every table index in range), calls cb for each user record in order
+ * and returns how many there were (0 for an empty one). Otherwise returns
+ * KPL_NOT_AGGREGATED without calling cb, so the caller can fall back to the
+ * plain record with nothing half-done. */
+int kpl_deaggregate(const unsigned char *data, size_t len, kpl_record_cb cb, void *ctx);
+
+#endif

@@ -7,6 +7,7 @@ Override the CLIs with TIDEPOOL_AWS_CLI_V1=/path/to/aws and TIDEPOOL_AWS_CLI_V2=
 """
 
 import base64
+import gzip
 import json
 import os
 import random
@@ -55,13 +56,14 @@ class AwsCliMixin:
         cls.tmp = tempfile.mkdtemp(prefix="tidepool-cli-")
         cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
 
-    def aws(self, *args, expect_rc=0, timeout=120):
+    def aws(self, *args, expect_rc=0, timeout=120, service="kinesis"):
+        """Runs `aws SERVICE ARGS...`; the parsed JSON output (None when empty; `aws s3` prints text)."""
         cmd = [self.cli, "--endpoint-url", self.server.endpoint, "--region", "us-east-1", "--output", "json",
-               "kinesis", *args]
+               service, *args]
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=self.env, cwd=self.tmp)
         if expect_rc == 0:
             self.assertEqual(p.returncode, 0, f"{' '.join(args)} failed rc={p.returncode}\n{p.stderr}")
-            return json.loads(p.stdout) if p.stdout.strip() else None
+            return json.loads(p.stdout) if p.stdout.strip() and service != "s3" else None
         self.assertNotEqual(p.returncode, 0, f"{' '.join(args)} unexpectedly succeeded: {p.stdout}")
         return p
 
@@ -116,6 +118,69 @@ class AwsCliMixin:
         self.assertIn(f"Stream {name} under account {ACCOUNT} not found.", p.stderr)
         self.assertNotIn(name, self.aws("list-streams")["StreamNames"])
 
+    def test_firehose_from_json_files(self):
+        """The workshop's way: a Kinesis-sourced delivery stream configured from JSON files, the
+        enrich Lambda hook, GZIP objects fetched and read back with the CLI."""
+        stream, hose, bucket = "cli-fh-src", "cli-fh", f"cli-fh-out-{self.cli_tag}"
+        self.aws("create-stream", "--stream-name", stream, "--shard-count", "2")
+        self.aws("wait", "stream-exists", "--stream-name", stream)
+        self.aws("mb", f"s3://{bucket}", service="s3")
+        src = {"KinesisStreamARN": f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/{stream}",
+               "RoleARN": f"arn:aws:iam::{ACCOUNT}:role/firehose"}
+        dst = {"RoleARN": f"arn:aws:iam::{ACCOUNT}:role/firehose", "BucketARN": f"arn:aws:s3:::{bucket}",
+               "Prefix": "historic-trip-events/", "ErrorOutputPrefix": "errors/!{firehose:error-output-type}/",
+               "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 1}, "CompressionFormat": "GZIP",
+               "ProcessingConfiguration": {"Enabled": True, "Processors": [{"Type": "Lambda", "Parameters": [
+                   {"ParameterName": "LambdaArn",
+                    "ParameterValue": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:EnrichEventsLambda:$LATEST"},
+                   {"ParameterName": "BufferIntervalInSeconds", "ParameterValue": "1"}]}]}}
+        for name, doc in (("src.json", src), ("dst.json", dst)):
+            with open(os.path.join(self.tmp, name), "w") as f:
+                json.dump(doc, f)
+        # the CLI's own model says IntervalInSeconds >= 60 (older than the service's 0..900)
+        with open(os.path.join(self.tmp, "config"), "w") as f:
+            f.write("[default]\nparameter_validation = false\n")
+        self.env = dict(self.env, AWS_CONFIG_FILE=os.path.join(self.tmp, "config"))
+        arn = self.aws("create-delivery-stream", "--delivery-stream-name", hose,
+                       "--delivery-stream-type", "KinesisStreamAsSource",
+                       "--kinesis-stream-source-configuration", "file://src.json",
+                       "--extended-s3-destination-configuration", "file://dst.json",
+                       service="firehose")["DeliveryStreamARN"]
+        self.assertEqual(arn, f"arn:aws:firehose:us-east-1:{ACCOUNT}:deliverystream/{hose}")
+        desc = self.aws("describe-delivery-stream", "--delivery-stream-name", hose,
+                        service="firehose")["DeliveryStreamDescription"]
+        self.assertEqual(desc["DeliveryStreamStatus"], "ACTIVE")
+        self.assertEqual(desc["Source"]["KinesisStreamSourceDescription"]["KinesisStreamARN"], src["KinesisStreamARN"])
+        trips = [{"trip_id": i, "fare_amount": 5.0 + i} for i in range(8)]
+        for t in trips:
+            self.aws("put-record", "--stream-name", stream, "--partition-key", str(t["trip_id"]),
+                     "--data", json.dumps(t), *self.raw_text_args)
+        deadline, keys = time.monotonic() + 20, []
+        while time.monotonic() < deadline:
+            listing = self.aws("list-objects-v2", "--bucket", bucket, service="s3api") or {}
+            keys = [o["Key"] for o in listing.get("Contents", [])]
+            lines = []
+            for k in keys:
+                self.aws("cp", f"s3://{bucket}/{k}", os.path.join(self.tmp, "obj.gz"), service="s3")
+                with gzip.open(os.path.join(self.tmp, "obj.gz"), "rt") as f:
+                    lines += f.read().splitlines()
+            if len(lines) >= len(trips):
+                break
+            time.sleep(0.5)
+        self.assertEqual(len(lines), len(trips), keys)
+        got = sorted((json.loads(line) for line in lines), key=lambda r: r["trip_id"])
+        for t, g in zip(trips, got):
+            self.assertEqual(list(g)[0], "approximate_arrival_timestamp")
+            self.assertRegex(g["approximate_arrival_timestamp"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+            self.assertEqual({k: v for k, v in g.items() if k != "approximate_arrival_timestamp"}, t)
+        for k in keys:
+            self.assertRegex(k, r"^historic-trip-events/\d{4}/\d\d/\d\d/\d\d/cli-fh-1-\d{4}(-\d\d){5}-[0-9a-f-]{36}\.gz$")
+        p = self.aws("put-record", "--delivery-stream-name", hose, "--record", "Data=eA==", service="firehose",
+                     expect_rc=1)
+        self.assertIn("InvalidArgumentException", p.stderr)
+        self.aws("delete-delivery-stream", "--delivery-stream-name", hose, service="firehose")
+        self.assertNotIn(hose, self.aws("list-delivery-streams", service="firehose")["DeliveryStreamNames"])
+
     def test_validation_error_is_reported(self):
         self.aws("create-stream", "--stream-name", "cli-val", "--shard-count", "1")
         self.aws("wait", "stream-exists", "--stream-name", "cli-val")
@@ -129,12 +194,16 @@ class AwsCliMixin:
 @unittest.skipUnless(cli_major(CLI_V1) == 1, f"AWS CLI v1 not found (looked at {CLI_V1})")
 class AwsCliV1Test(AwsCliMixin, ServerTestCase):
     cli = CLI_V1
+    cli_tag = "v1"
+    server_args = ("--lambda", "EnrichEventsLambda=builtin:add-approximate-arrival-time")
     raw_text_args = ()  # v1 passes blob arguments as raw text
 
 
 @unittest.skipUnless(cli_major(CLI_V2) == 2, f"AWS CLI v2 not found (looked at {CLI_V2})")
 class AwsCliV2Test(AwsCliMixin, ServerTestCase):
     cli = CLI_V2
+    cli_tag = "v2"
+    server_args = ("--lambda", "EnrichEventsLambda=builtin:add-approximate-arrival-time")
     raw_text_args = ("--cli-binary-format", "raw-in-base64-out")
 
 

@@ -69,6 +69,26 @@ static int enabled(const cJSON *o)
     return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "Enabled"));
 }
 
+/* A Lambda processor's numeric parameters within AWS's ranges. */
+static int check_lambda(const cJSON *proc, char *msg, size_t msglen)
+{
+    static const struct { const char *name; double lo, hi; int integer; } RANGES[] = {
+        {"NumberOfRetries", 0, 300, 1}, {"BufferSizeInMBs", 0.2, 3, 0}, {"BufferIntervalInSeconds", 0, 900, 1}};
+    for (unsigned i = 0; i < sizeof RANGES / sizeof *RANGES; i++) {
+        const char *v = param(proc, RANGES[i].name);
+        char *end;
+        if (!v)
+            continue;
+        double d = strtod(v, &end);
+        if (end == v || *end || d < RANGES[i].lo || d > RANGES[i].hi || (RANGES[i].integer && d != (long)d)) {
+            snprintf(msg, msglen, "Invalid value %s for parameter %s: it must be %s between %g and %g.", v,
+                     RANGES[i].name, RANGES[i].integer ? "an integer" : "a number", RANGES[i].lo, RANGES[i].hi);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* The checks AWS makes on a destination that need more than its model. */
 static int check(const cJSON *d, int dynamic, char *msg, size_t msglen)
 {
@@ -76,10 +96,14 @@ static int check(const cJSON *d, int dynamic, char *msg, size_t msglen)
     if (fh_prefix_validate(v_str(d, "Prefix"), v_str(d, "ErrorOutputPrefix"), dynamic, v_str(d, "CustomTimeZone"),
                            msg, msglen))
         return -1;
+    int lambdas = 0;
     cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(pc, "Processors")) {
         const char *type = v_str(p, "Type");
-        if (!strcmp(type, "Lambda") && !param(p, "LambdaArn")) {
-            snprintf(msg, msglen, "LambdaArn is a required parameter for processor type Lambda.");
+        if (!strcmp(type, "Lambda") && (lambdas++ || !param(p, "LambdaArn") || check_lambda(p, msg, msglen))) {
+            if (lambdas > 1)
+                snprintf(msg, msglen, "Only one processor of type Lambda is supported.");
+            else if (!param(p, "LambdaArn"))
+                snprintf(msg, msglen, "LambdaArn is a required parameter for processor type Lambda.");
             return -1;
         }
         if (strcmp(type, "Lambda") && strcmp(type, "AppendDelimiterToRecord") && strcmp(type, "RecordDeAggregation") &&
@@ -154,8 +178,14 @@ char *firehose_destination_update(const char *stored, const cJSON *update, char 
             cJSON_AddItemToObject(cfg, "S3BackupConfiguration", b);
         if ((b = cJSON_DetachItemFromObjectCaseSensitive(up, "S3BackupUpdate")))
             cJSON_AddItemToObject(up, "S3BackupConfiguration", b);
+        const char *was = v_str(cfg, "S3BackupMode");
+        int backup_on = was && !strcmp(was, "Enabled");
         merge(cfg, up);
-        text = firehose_destination_from_config(cfg, 1, msg, msglen);
+        const char *now = v_str(cfg, "S3BackupMode");
+        if (backup_on && now && strcmp(now, "Enabled"))
+            snprintf(msg, msglen, "S3BackupMode cannot be changed from Enabled to Disabled.");
+        else
+            text = firehose_destination_from_config(cfg, 1, msg, msglen);
     } else {
         snprintf(msg, msglen, "Internal error.");
     }

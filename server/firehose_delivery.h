@@ -31,7 +31,7 @@ struct fh_record {
     size_t len;
     uint64_t arrival_ms;        /* approximate arrival time */
     /* Kinesis source only */
-    const char *shard_id;       /* "shardId-…", owned by the source */
+    char shard_id[24];          /* "shardId-…" */
     char *pk;
     char seq[64];               /* the sequence number, decimal */
     uint32_t subseq;
@@ -109,6 +109,7 @@ struct fh_worker {
     uint64_t buffered_records, buffered_bytes;
     uint64_t delivered_objects, delivered_records, last_delivery_ms;
     char last_error[512];
+    uint64_t last_error_ms;
 };
 
 /* ---- source (firehose_source.c) ---- */

@@ -257,6 +257,14 @@ void firehose_engine_wake(void)
     pthread_mutex_unlock(&E.lock);
 }
 
+static void time_or_null(struct jw *w, uint64_t ms)
+{
+    if (ms)
+        jw_time_ms(w, ms);
+    else
+        jw_raw(w, "null", 4);
+}
+
 void firehose_engine_status(struct jw *w)
 {
     jw_obj_begin(w);
@@ -274,16 +282,13 @@ void firehose_engine_status(struct jw *w)
         jw_key(w, "BufferedBytes"); jw_int(w, (long long)wk->buffered_bytes);
         jw_key(w, "DeliveredObjects"); jw_int(w, (long long)wk->delivered_objects);
         jw_key(w, "DeliveredRecords"); jw_int(w, (long long)wk->delivered_records);
-        jw_key(w, "LastDeliveryTimestamp");
-        if (wk->last_delivery_ms)
-            jw_time_ms(w, wk->last_delivery_ms);
-        else
-            jw_raw(w, "null", 4);
+        jw_key(w, "LastDeliveryTimestamp"); time_or_null(w, wk->last_delivery_ms);
         jw_key(w, "LastError");
         if (wk->last_error[0])
             jw_str(w, wk->last_error);
         else
             jw_raw(w, "null", 4);
+        jw_key(w, "LastErrorTimestamp"); time_or_null(w, wk->last_error_ms);
         jw_obj_end(w);
         pthread_mutex_unlock(&wk->lock);
     }

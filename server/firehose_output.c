@@ -22,6 +22,7 @@ void fh_worker_error(struct fh_worker *wk, const char *fmt, ...)
     va_end(ap);
     pthread_mutex_lock(&wk->lock);
     memcpy(wk->last_error, msg, sizeof msg);
+    wk->last_error_ms = db_now_ms();
     pthread_mutex_unlock(&wk->lock);
     log_msg(LOG_WARN, "firehose %s: %s", wk->name, msg);
 }
@@ -166,7 +167,7 @@ int fh_deliver_retry(struct fh_worker *wk)
 {
     struct link_job j = {wk, ""};
     int rc = db_write(link_job, &j);
-    if (rc == TP_OK || rc == TP_ENOTFOUND) {
+    if (rc == TP_OK || (rc == TP_ENOTFOUND && !j.missing[0])) { /* delivered, or the stream is gone */
         if (rc == TP_OK)
             fh_source_committed(wk);
         free_ready(wk);

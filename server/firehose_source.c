@@ -175,7 +175,7 @@ static int add_kinesis(struct kread *kr, const struct db_record *outer, const ch
         return -1;
     }
     r->arrival_ms = outer->arrival_ms;
-    r->shard_id = kr->shard->shard_id;
+    memcpy(r->shard_id, kr->shard->shard_id, sizeof r->shard_id);
     snprintf(r->seq, sizeof r->seq, "%s", seq);
     r->aggregated = aggregated;
     r->subseq = subseq;

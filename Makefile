@@ -11,7 +11,7 @@ DATA ?= ./data
 # preinstalled on our machines; Debian's nodejs+npm otherwise).
 APT_BUILD := build-essential cmake pkg-config libmicrohttpd-dev libnghttp2-dev \
              libsqlite3-dev libcjson-dev libgnutls28-dev libcbor-dev zlib1g-dev libexpat1-dev \
-             libzip-dev libsnappy-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-gnutls-dev
+             libzip-dev libsnappy-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-gnutls-dev libisal-dev liblz4-dev
 APT_TEST  := awscli curl
 
 .PHONY: deps test-deps build build-asan run test test-release test-asan bench clean

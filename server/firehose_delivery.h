@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "protocol/compress.h"
+#include "protocol/seqnum.h"
 #include "server/firehose_settings.h"
 #include "storage/firehose.h"
 #include "storage/objects.h"
@@ -30,10 +31,11 @@ struct fh_record {
     unsigned char *data;
     size_t len;
     uint64_t arrival_ms;        /* approximate arrival time */
-    /* Kinesis source only */
+    /* Kinesis source only (formatted when a Lambda event needs them) */
+    int kinesis;
     char shard_id[24];          /* "shardId-…" */
-    char *pk;
-    char seq[64];               /* the sequence number, decimal */
+    const char *pk;             /* in the same allocation as data */
+    struct seqnum sn;           /* the (outer) sequence number */
     uint32_t subseq;
     int aggregated;             /* from a KPL aggregate: subseq is meaningful */
 };
@@ -95,7 +97,7 @@ struct fh_worker {
 
     struct fh_output out_main, out_error, out_backup;
     uint64_t buffer_since_ms;   /* wall time the oldest buffered record was read; 0 = empty */
-    int delimit;                /* a record was written to out_main: the next gets the delimiter */
+    uint64_t record_ids;        /* recordIds given to DirectPut records in Lambda events */
 
     struct fh_ready *ready;     /* a delivery whose link job failed, retried */
     unsigned n_ready;

@@ -204,7 +204,6 @@ int fh_deliver(struct fh_worker *wk)
     }
     unsigned n = wk->n_ready;
     wk->buffer_since_ms = 0;
-    wk->delimit = 0;
     if (fh_deliver_retry(wk))
         return -1;
     pthread_mutex_lock(&wk->lock);

@@ -7,7 +7,6 @@
 #include "server/firehose_delivery.h"
 #include "server/kinesis.h"
 #include "protocol/kpl.h"
-#include "protocol/seqnum.h"
 #include "storage/records.h"
 
 #include <cjson/cJSON.h>
@@ -20,7 +19,6 @@
 void fh_record_free(struct fh_record *r)
 {
     free(r->data);
-    free(r->pk);
 }
 
 static struct fh_record *push(struct fh_worker *wk)
@@ -38,13 +36,22 @@ static struct fh_record *push(struct fh_worker *wk)
     return r;
 }
 
-static int take(struct fh_worker *wk, struct fh_record *r, const void *data, size_t len)
+/* Copies the record (and its partition key, NUL-terminated, after it) into
+ * the pending list. */
+static int take(struct fh_worker *wk, struct fh_record *r, const void *data, size_t len, const char *pk,
+                size_t pk_len)
 {
-    r->data = malloc(len ? len : 1);
+    r->data = malloc(len + pk_len + 1);
     if (!r->data)
         return -1;
     memcpy(r->data, data, len);
     r->len = len;
+    if (pk) {
+        char *p = (char *)r->data + len;
+        memcpy(p, pk, pk_len);
+        p[pk_len] = 0;
+        r->pk = p;
+    }
     if (!wk->n_pending)
         wk->pending_since_ms = db_now_ms();
     if (!wk->buffer_since_ms)
@@ -161,22 +168,20 @@ struct kread {
 struct kuser {
     struct kread *kr;
     const struct db_record *outer;
-    const char *seq;
 };
 
-static int add_kinesis(struct kread *kr, const struct db_record *outer, const char *seq, const char *pk,
-                       size_t pk_len, const void *data, size_t len, int aggregated, uint32_t subseq)
+static int add_kinesis(struct kread *kr, const struct db_record *outer, const char *pk, size_t pk_len,
+                       const void *data, size_t len, int aggregated, uint32_t subseq)
 {
     struct fh_record *r = push(kr->wk);
-    if (!r || !(r->pk = strndup(pk, pk_len)) || take(kr->wk, r, data, len)) {
-        if (r)
-            free(r->pk);
+    if (!r || take(kr->wk, r, data, len, pk, pk_len)) {
         kr->failed = 1;
         return -1;
     }
     r->arrival_ms = outer->arrival_ms;
+    r->kinesis = 1;
     memcpy(r->shard_id, kr->shard->shard_id, sizeof r->shard_id);
-    snprintf(r->seq, sizeof r->seq, "%s", seq);
+    r->sn = (struct seqnum){kr->shard->created_ms / 1000, kr->shard->ix, outer->seq_ix, outer->arrival_ms / 1000};
     r->aggregated = aggregated;
     r->subseq = subseq;
     return 0;
@@ -185,7 +190,7 @@ static int add_kinesis(struct kread *kr, const struct db_record *outer, const ch
 static int user_record(void *ctx, const struct kpl_record *u)
 {
     struct kuser *k = ctx;
-    return add_kinesis(k->kr, k->outer, k->seq, u->pk, u->pk_len, u->data, u->len, 1, u->subseq);
+    return add_kinesis(k->kr, k->outer, u->pk, u->pk_len, u->data, u->len, 1, u->subseq);
 }
 
 static int kinesis_record(void *ctx, const struct db_record *rec)
@@ -193,14 +198,11 @@ static int kinesis_record(void *ctx, const struct db_record *rec)
     struct kread *kr = ctx;
     if (kr->budget == 0)
         return 1;
-    char seq[SEQNUM_DEC_MAX];
-    struct seqnum sn = {kr->shard->created_ms / 1000, kr->shard->ix, rec->seq_ix, rec->arrival_ms / 1000};
-    seqnum_format(&sn, seq);
-    struct kuser k = {kr, rec, seq};
+    struct kuser k = {kr, rec};
     size_t before = kr->wk->n_pending;
     int n = kpl_deaggregate(rec->data, rec->data_len, user_record, &k);
     if (n == KPL_NOT_AGGREGATED)
-        add_kinesis(kr, rec, seq, rec->pk, rec->pk_len, rec->data, rec->data_len, 0, 0);
+        add_kinesis(kr, rec, rec->pk, rec->pk_len, rec->data, rec->data_len, 0, 0);
     else if (n < 0)
         kr->failed = 1;
     if (kr->failed) {
@@ -224,7 +226,7 @@ static long read_kinesis(struct fh_worker *wk, struct db_conn *c, uint64_t max_b
     if ((!s->n_shards || now - s->shards_at_ms >= SHARD_REFRESH_MS) && refresh_shards(c, s, wk->id))
         return -1;
     /* an equal share of the budget per shard, so no shard starves */
-    uint64_t share = s->n_shards ? max_bytes / s->n_shards + 1 : 0;
+    uint64_t share = s->n_shards ? (max_bytes + s->n_shards - 1) / s->n_shards : 0;
     for (unsigned i = 0; i < s->n_shards; i++) {
         struct kread kr = {wk, &s->shards[i], share, 0};
         struct db_read_result res;
@@ -248,7 +250,7 @@ static int direct_record(void *ctx, int64_t id, uint64_t arrival_ms, const void 
     if (d->budget == 0)
         return 1;
     struct fh_record *r = push(d->wk);
-    if (!r || take(d->wk, r, data, len)) {
+    if (!r || take(d->wk, r, data, len, NULL, 0)) {
         d->failed = 1;
         return 1;
     }
@@ -300,5 +302,4 @@ void fh_source_rewind(struct fh_worker *wk)
     for (unsigned i = 0; i < wk->src.n_shards; i++)
         wk->src.shards[i].next_seq = wk->src.shards[i].durable_seq;
     wk->buffer_since_ms = 0;
-    wk->delimit = 0;
 }

@@ -58,17 +58,22 @@ static int deliver_failed(struct fh_worker *wk, const struct fh_record *r, unsig
     return rc;
 }
 
-static void record_id(const struct fh_worker *wk, size_t i, char out[RECORD_ID_MAX])
+static void record_id(struct fh_worker *wk, size_t i, char out[RECORD_ID_MAX])
 {
     const struct fh_record *r = &wk->pending[i];
-    if (r->seq[0])
-        snprintf(out, RECORD_ID_MAX, "%s%010u", r->seq, r->subseq);
-    else
-        snprintf(out, RECORD_ID_MAX, "%020llu", (unsigned long long)(r->arrival_ms * 1000 + i % 1000));
+    char seq[SEQNUM_DEC_MAX];
+    if (r->kinesis) {
+        seqnum_format(&r->sn, seq);
+        snprintf(out, RECORD_ID_MAX, "%s%010u", seq, r->subseq);
+    } else {
+        /* unique within the invocation (and beyond): a running count */
+        snprintf(out, RECORD_ID_MAX, "%llu%08llu", (unsigned long long)r->arrival_ms,
+                 (unsigned long long)(++wk->record_ids % 100000000));
+    }
 }
 
 /* The invocation event for pending[from, to). */
-static char *event_json(const struct fh_worker *wk, size_t from, size_t to, char (*ids)[RECORD_ID_MAX], size_t *len)
+static char *event_json(struct fh_worker *wk, size_t from, size_t to, char (*ids)[RECORD_ID_MAX], size_t *len)
 {
     struct jw w;
     char uuid[40];
@@ -97,7 +102,9 @@ static char *event_json(const struct fh_worker *wk, size_t from, size_t to, char
             jw_key(&w, "shardId"); jw_str(&w, r->shard_id);
             jw_key(&w, "partitionKey"); jw_str(&w, r->pk);
             jw_key(&w, "approximateArrivalTimestamp"); jw_int(&w, (long long)r->arrival_ms);
-            jw_key(&w, "sequenceNumber"); jw_str(&w, r->seq);
+            char seq[SEQNUM_DEC_MAX];
+            seqnum_format(&r->sn, seq);
+            jw_key(&w, "sequenceNumber"); jw_str(&w, seq);
             jw_key(&w, "subsequenceNumber"); jw_int(&w, r->subseq);
             jw_obj_end(&w);
         }

@@ -4,12 +4,13 @@
 #include "server/config.h"
 #include "server/firehose_engine.h"
 #include "server/http.h"
+#include "server/init.h"
 #include "server/lambda.h"
+#include "server/workshop_data.h"
 #include "storage/db.h"
 #include "storage/firehose.h"
 #include "storage/streams.h"
 
-#include <cjson/cJSON.h>
 
 #include <getopt.h>
 #include <pthread.h>
@@ -74,9 +75,23 @@ static const char USAGE[] =
     "                         HOOK is exec:COMMAND, http(s)://URL or builtin:NAME\n"
     "                         (builtins: " LAMBDA_BUILTINS ")\n"
     "  --lambda-timeout-ms N  how long an exec or http hook may run (default 60000)\n"
-    "  --init FILE            a JSON file of what to set up: {\"lambdas\": {\"NAME\": \"HOOK\"}}\n"
+    "  --init FILE            a JSON file of what to create at start-up if absent: lambdas,\n"
+    "                         buckets, streams, deliveryStreams, datasets (see README)\n"
+    "  --preset workshop      what the Beam-on-KDA workshop's stack provides: the taxi dataset in\n"
+    "                         s3://" WORKSHOP_BUCKET "/…, the output bucket, EnrichEventsLambda\n"
+    "  --trips N              trips in the workshop dataset (default 150000, at least 100000)\n"
     "\n"
     "  tidepool --help | --version\n";
+
+static int parse_ulong(const char *s, unsigned long *out)
+{
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (!*s || *end || *s == '-')
+        return -1;
+    *out = v;
+    return 0;
+}
 
 static int parse_uint(const char *s, unsigned max, unsigned *out)
 {
@@ -88,54 +103,10 @@ static int parse_uint(const char *s, unsigned max, unsigned *out)
     return 0;
 }
 
-/* The init file: {"lambdas": {"NAME": "HOOK", ...}}. */
-static int load_init(const char *path, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    char *text = NULL;
-    size_t n = 0;
-    int rc = -1;
-    if (!f) {
-        snprintf(err, errlen, "cannot open it");
-        return -1;
-    }
-    if (fseek(f, 0, SEEK_END) == 0 && (n = (size_t)ftell(f)) < (64u << 20) && fseek(f, 0, SEEK_SET) == 0 &&
-        (text = malloc(n + 1)) && fread(text, 1, n, f) == n) {
-        text[n] = 0;
-        rc = 0;
-    }
-    fclose(f);
-    cJSON *doc = rc ? NULL : cJSON_Parse(text), *item, *l;
-    free(text);
-    rc = -1;
-    if (!cJSON_IsObject(doc)) {
-        snprintf(err, errlen, "not a JSON object");
-        goto out;
-    }
-    cJSON_ArrayForEach(item, doc) {
-        if (strcmp(item->string, "lambdas") || !cJSON_IsObject(item)) {
-            snprintf(err, errlen, "unknown member \"%s\" (expected \"lambdas\": {NAME: HOOK})", item->string);
-            goto out;
-        }
-        cJSON_ArrayForEach(l, item) {
-            if (!cJSON_IsString(l)) {
-                snprintf(err, errlen, "lambda %s: the hook must be a string", l->string);
-                goto out;
-            }
-            if (lambda_register_pair(l->string, l->valuestring, err, errlen))
-                goto out;
-        }
-    }
-    rc = 0;
-out:
-    cJSON_Delete(doc);
-    return rc;
-}
-
 static int parse_serve(int argc, char **argv)
 {
     enum { O_HOST = 1, O_PORT, O_DATA, O_MEM, O_REGION, O_ACCOUNT, O_LOG, O_DELAY, O_SHARDS, O_S3_DOMAIN,
-           O_LAMBDA, O_LAMBDA_TIMEOUT, O_INIT };
+           O_LAMBDA, O_LAMBDA_TIMEOUT, O_INIT, O_PRESET, O_TRIPS };
     static const struct option OPTS[] = {
         {"host", required_argument, NULL, O_HOST}, {"port", required_argument, NULL, O_PORT},
         {"data", required_argument, NULL, O_DATA}, {"in-memory", no_argument, NULL, O_MEM},
@@ -143,8 +114,11 @@ static int parse_serve(int argc, char **argv)
         {"log-level", required_argument, NULL, O_LOG}, {"stream-delay-ms", required_argument, NULL, O_DELAY},
         {"shard-limit", required_argument, NULL, O_SHARDS}, {"s3-domain", required_argument, NULL, O_S3_DOMAIN},
         {"lambda", required_argument, NULL, O_LAMBDA}, {"lambda-timeout-ms", required_argument, NULL, O_LAMBDA_TIMEOUT},
-        {"init", required_argument, NULL, O_INIT}, {"help", no_argument, NULL, 'h'}, {0}};
+        {"init", required_argument, NULL, O_INIT}, {"preset", required_argument, NULL, O_PRESET},
+        {"trips", required_argument, NULL, O_TRIPS}, {"help", no_argument, NULL, 'h'}, {0}};
     char err[512];
+    const char *preset = NULL;
+    unsigned long trips = WORKSHOP_DEFAULT_TRIPS;
     static const char *const LEVELS[] = {"error", "warn", "info", "debug"};
     unsigned u;
     int o;
@@ -196,10 +170,15 @@ static int parse_serve(int argc, char **argv)
             lambda_set_timeout_ms(u);
             break;
         case O_INIT:
-            if (load_init(optarg, err, sizeof err)) {
-                fprintf(stderr, "tidepool: --init %s: %s\n", optarg, err);
+            if (init_load_file(optarg, err, sizeof err)) {
+                fprintf(stderr, "tidepool: --init %s\n", err);
                 return -1;
             }
+            break;
+        case O_PRESET: preset = optarg; break;
+        case O_TRIPS:
+            if (parse_ulong(optarg, &trips))
+                goto bad;
             break;
         case 'h': fputs(USAGE, stdout); exit(0);
         default: goto usage;
@@ -207,6 +186,10 @@ static int parse_serve(int argc, char **argv)
     }
     if (optind != argc)
         goto usage;
+    if (preset && init_preset(preset, trips, err, sizeof err)) {
+        fprintf(stderr, "tidepool: --preset %s\n", err);
+        return -1;
+    }
     return 0;
 bad:
     fprintf(stderr, "tidepool: invalid value '%s' for --%s\n", optarg, OPTS[o - 1].name);
@@ -247,6 +230,12 @@ static int serve(void)
         db_close();
         return 1;
     }
+    if (init_apply(err, sizeof err)) {
+        fprintf(stderr, "tidepool: init: %s\n", err);
+        firehose_engine_stop();
+        db_close();
+        return 1;
+    }
     struct http_server *srv = http_server_start(g_cfg.host, g_cfg.port, err, sizeof err);
     if (!srv) {
         fprintf(stderr, "tidepool: %s\n", err);
@@ -284,6 +273,7 @@ int main(int argc, char **argv)
         if (lambda_global_init())
             return 1;
         int rc = parse_serve(argc - 1, argv + 1) ? 2 : serve();
+        init_free();
         lambda_global_cleanup();
         return rc;
     }

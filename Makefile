@@ -7,8 +7,9 @@ PORT ?= 4566
 DATA ?= ./data
 
 # Build and run: C toolchain and libraries. Tests: also the AWS CLI v2
-# (Debian's awscli), curl with HTTP/2, node + npm for the JS SDK (node is
-# preinstalled on our machines; Debian's nodejs+npm otherwise).
+# (Debian's awscli), curl with HTTP/2, the lz4 CLI (LZ4 frames for the replay
+# test), node + npm for the JS SDK (node is preinstalled on our machines;
+# Debian's nodejs+npm otherwise).
 APT_BUILD := build-essential cmake pkg-config libmicrohttpd-dev libnghttp2-dev \
              libsqlite3-dev libcjson-dev libgnutls28-dev libcbor-dev zlib1g-dev libexpat1-dev \
              libzip-dev libsnappy-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-gnutls-dev libisal-dev liblz4-dev

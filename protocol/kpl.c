@@ -1,6 +1,7 @@
-/* KPL de-aggregation; see kpl.h. Everything is checked before the first
- * callback, because a record that fails any check is delivered whole as a
- * plain record, as the KCL does, and must not also yield user records. */
+/* KPL aggregation and de-aggregation; see kpl.h. In de-aggregation
+ * everything is checked before the first callback, because a record that
+ * fails any check is delivered whole as a plain record, as the KCL does, and
+ * must not also yield user records. */
 #include "protocol/kpl.h"
 
 #include <gnutls/crypto.h>
@@ -95,4 +96,55 @@ int kpl_deaggregate(const unsigned char *data, size_t len, kpl_record_cb cb, voi
     }
     kpl__aggregated_record__free_unpacked(ar, &allocator);
     return n;
+}
+
+/* The index of pk in the table so far, adding it when new. A linear scan:
+ * an aggregated record holds a few hundred user records at most. */
+static size_t pk_index(char **table, size_t *n, const char *pk)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp(table[i], pk))
+            return i;
+    table[*n] = (char *)pk; /* protobuf-c's field is not const; packing only reads it */
+    return (*n)++;
+}
+
+unsigned char *kpl_aggregate(const struct kpl_user_record *recs, size_t n, size_t *out_len)
+{
+    Kpl__AggregatedRecord ar = KPL__AGGREGATED_RECORD__INIT;
+    Kpl__Record *rs = calloc(n ? n : 1, sizeof *rs);
+    Kpl__Record **rp = calloc(n ? n : 1, sizeof *rp);
+    char **pks = calloc(n ? n : 1, sizeof *pks);
+    unsigned char *out = NULL;
+
+    if (!rs || !rp || !pks)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        kpl__record__init(&rs[i]);
+        rs[i].partition_key_index = pk_index(pks, &ar.n_partition_key_table, recs[i].pk);
+        rs[i].data.data = (uint8_t *)recs[i].data;
+        rs[i].data.len = recs[i].len;
+        rp[i] = &rs[i];
+    }
+    ar.partition_key_table = pks;
+    ar.records = rp;
+    ar.n_records = n;
+
+    size_t pb_len = kpl__aggregated_record__get_packed_size(&ar);
+    out = malloc(pb_len + KPL_FRAMING);
+    if (!out)
+        goto done;
+    memcpy(out, magic, sizeof magic);
+    kpl__aggregated_record__pack(&ar, out + sizeof magic);
+    if (gnutls_hash_fast(GNUTLS_DIG_MD5, out + sizeof magic, pb_len, out + sizeof magic + pb_len) != 0) {
+        free(out);
+        out = NULL;
+        goto done;
+    }
+    *out_len = pb_len + KPL_FRAMING;
+done:
+    free(pks);
+    free(rp);
+    free(rs);
+    return out;
 }

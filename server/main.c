@@ -6,6 +6,7 @@
 #include "server/http.h"
 #include "server/init.h"
 #include "server/lambda.h"
+#include "server/replay.h"
 #include "server/workshop_data.h"
 #include "storage/db.h"
 #include "storage/firehose.h"
@@ -59,6 +60,7 @@ static const char USAGE[] =
     "\n"
     "commands:\n"
     "  serve            run the server\n"
+    "  replay           replay S3 events into a Kinesis stream (tidepool replay -help)\n"
     "\n"
     "serve options:\n"
     "  --host HOST            address to bind (default 127.0.0.1; 0.0.0.0 for all)\n"
@@ -267,6 +269,8 @@ int main(int argc, char **argv)
         fputs(USAGE, stdout);
         return 0;
     }
+    if (!strcmp(argv[1], "replay"))
+        return replay_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "serve")) {
         /* before any thread: Firehose's time zones change TZ later (fh_prefix.h) */
         setenv("TZ", "UTC", 1);

@@ -1,4 +1,4 @@
-/* kload: small load generator for bench/kinesis.sh and bench/s3.sh (plain
+/* kload: small load generator for bench/kinesis.sh, s3.sh and firehose.sh (plain
  * HTTP/1.1 keep-alive over raw sockets, no libraries). Modes:
  *
  *   kload getrecords PORT STREAM SHARDS READERS LIMIT TIMEOUT_S
@@ -27,6 +27,16 @@
  *     Pages through BUCKET with ListObjectsV2 (max-keys=MAX_KEYS), following
  *     NextContinuationToken until IsTruncated is false; counts <Key>
  *     elements and checks the keys ascend. Prints key=value results.
+ *
+ *   kload putrate PORT FILE_PREFIX COUNT PER_REQUEST CONNS RATE SECONDS
+ *     Sends the Kinesis PutRecords bodies FILE_PREFIX0.json ..
+ *     FILE_PREFIX<COUNT-1>.json in turn over CONNS keep-alive connections
+ *     (one thread each), paced so that PER_REQUEST records per request make
+ *     RATE records/s, for SECONDS (bench/firehose.sh --rate). Request i is
+ *     due at i * PER_REQUEST / RATE seconds; a thread that falls behind sends
+ *     at once (behind_ms is the worst). Every request started is waited for,
+ *     so acked counts every record the server stored. Records are counted
+ *     from "FailedRecordCount". Prints key=value results.
  *
  * Build: gcc -O2 -pthread -o kload kload.c
  */
@@ -371,6 +381,122 @@ static int cmd_getrecords(int argc, char **argv)
     return non200 || errors || rs[0].err[0] ? 2 : 0;
 }
 
+/* ---- putrate ---- */
+
+static struct {
+    int port, count, per;
+    double t0, interval, end;
+    long next; /* next request index (atomic) */
+    char **bodies;
+    size_t *lens;
+} P;
+
+struct pacer {
+    pthread_t t;
+    long requests, non2xx, errors, failed;
+    double behind;
+    char err[512];
+};
+
+static void *pacer_main(void *arg)
+{
+    struct pacer *w = arg;
+    struct conn c = {.port = P.port, .fd = -1};
+    for (;;) {
+        long i = __atomic_fetch_add(&P.next, 1, __ATOMIC_RELAXED);
+        double due = P.t0 + (double)i * P.interval;
+        if (due >= P.end)
+            break;
+        double now = now_s();
+        if (due > now) {
+            struct timespec ts = {(time_t)(due - now), (long)((due - now - (time_t)(due - now)) * 1e9)};
+            nanosleep(&ts, NULL);
+        } else if (now - due > w->behind) {
+            w->behind = now - due;
+        }
+        int b = (int)(i % P.count);
+        w->requests++;
+        if (request(&c, "PutRecords", P.bodies[b], P.lens[b])) {
+            w->errors++;
+            snprintf(w->err, sizeof w->err, "PutRecords %ld: connection error", i);
+            if (w->errors > 10)
+                break;
+            continue;
+        }
+        if (c.status / 100 != 2) {
+            w->non2xx++;
+            snprintf(w->err, sizeof w->err, "PutRecords %ld: HTTP %d %.300s", i, c.status, c.body);
+            continue;
+        }
+        const char *p = memmem(c.body, c.body_len, "\"FailedRecordCount\":", 20);
+        long f = p ? strtol(p + 20, NULL, 10) : 0;
+        if (f) {
+            w->failed += f;
+            snprintf(w->err, sizeof w->err, "PutRecords %ld: %ld records failed", i, f);
+        }
+    }
+    if (c.fd >= 0)
+        close(c.fd);
+    free(c.buf);
+    free(c.body);
+    return NULL;
+}
+
+static int cmd_putrate(int argc, char **argv)
+{
+    if (argc != 9)
+        die("usage: kload putrate PORT FILE_PREFIX COUNT PER_REQUEST CONNS RATE SECONDS");
+    P.port = atoi(argv[2]);
+    P.count = atoi(argv[4]);
+    P.per = atoi(argv[5]);
+    int conns = atoi(argv[6]);
+    double rate = atof(argv[7]), secs = atof(argv[8]);
+    if (P.count < 1 || P.per < 1 || conns < 1 || rate <= 0 || secs <= 0)
+        die("putrate: COUNT, PER_REQUEST, CONNS, RATE and SECONDS must be positive");
+    P.bodies = calloc((size_t)P.count, sizeof *P.bodies);
+    P.lens = calloc((size_t)P.count, sizeof *P.lens);
+    for (int i = 0; i < P.count; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s%d.json", argv[3], i);
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            die("cannot open %s", path);
+        fseek(f, 0, SEEK_END);
+        long n = ftell(f);
+        rewind(f);
+        P.bodies[i] = malloc((size_t)n + 1);
+        if (fread(P.bodies[i], 1, (size_t)n, f) != (size_t)n)
+            die("cannot read %s", path);
+        P.lens[i] = (size_t)n;
+        fclose(f);
+    }
+    P.interval = P.per / rate;
+    P.t0 = now_s();
+    P.end = P.t0 + secs;
+    struct pacer *ws = calloc((size_t)conns, sizeof *ws);
+    for (int i = 0; i < conns; i++)
+        pthread_create(&ws[i].t, NULL, pacer_main, &ws[i]);
+    long requests = 0, non2xx = 0, errors = 0, failed = 0;
+    double behind = 0;
+    for (int i = 0; i < conns; i++) {
+        pthread_join(ws[i].t, NULL);
+        requests += ws[i].requests;
+        non2xx += ws[i].non2xx;
+        errors += ws[i].errors;
+        failed += ws[i].failed;
+        if (ws[i].behind > behind)
+            behind = ws[i].behind;
+        if (ws[i].err[0])
+            fprintf(stderr, "kload: sender %d: %s\n", i, ws[i].err);
+    }
+    double el = now_s() - P.t0;
+    long acked = (requests - non2xx - errors) * P.per - failed;
+    printf("requests=%ld non2xx=%ld errors=%ld failed_records=%ld acked=%ld seconds=%.3f records_per_s=%.0f "
+           "behind_ms=%.0f\n",
+           requests, non2xx, errors, failed, acked, el, acked / el, behind * 1000);
+    return non2xx || errors || failed ? 2 : 0;
+}
+
 /* ---- S3: s3put, s3list ---- */
 
 static struct {
@@ -668,6 +794,8 @@ int main(int argc, char **argv)
         return cmd_s3put(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "s3list"))
         return cmd_s3list(argc, argv);
-    die("usage: kload getrecords ... | kload startup ... | kload s3put ... | kload s3list ...");
+    if (argc >= 2 && !strcmp(argv[1], "putrate"))
+        return cmd_putrate(argc, argv);
+    die("usage: kload getrecords ... | kload startup ... | kload s3put ... | kload s3list ... | kload putrate ...");
     return 1;
 }

@@ -13,7 +13,7 @@ DATA ?= ./data
 APT_BUILD := build-essential cmake pkg-config libmicrohttpd-dev libnghttp2-dev \
              libsqlite3-dev libcjson-dev libgnutls28-dev libcbor-dev zlib1g-dev libexpat1-dev \
              libzip-dev libsnappy-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-gnutls-dev libisal-dev liblz4-dev
-APT_TEST  := awscli curl lz4
+APT_TEST  := awscli curl lz4 python3-boto3
 
 .PHONY: deps test-deps build build-asan run test test-release test-asan bench clean
 

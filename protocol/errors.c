@@ -2,6 +2,8 @@
  * wire unmapped become InternalFailure, which is what AWS answers for its own faults. */
 #include "protocol/errors.h"
 
+#include <stddef.h>
+
 static const struct tp_err_info ERRORS[ERR_COUNT] = {
     [TP_OK] = {"InternalFailure", 500, 0},
     [TP_ENOTFOUND] = {"InternalFailure", 500, 0},
@@ -24,6 +26,18 @@ static const struct tp_err_info ERRORS[ERR_COUNT] = {
     [ERR_INTERNAL] = {"InternalFailure", 500, 0},
     [ERR_CONCURRENT_MODIFICATION] = {"ConcurrentModificationException", 400, 0},
     [ERR_SERVICE_UNAVAILABLE] = {"ServiceUnavailableException", 503, 0},
+    /* CloudWatch: codes and statuses of botocore's service model (its error
+     * shapes); ValidationError is Coral's constraint failure, which the
+     * service reports under that code on awsQuery */
+    [CW_INVALID_PARAMETER_VALUE] = {"InvalidParameterValue", 400, 0, NULL, "com.amazonaws.cloudwatch#InvalidParameterValueException"},
+    [CW_MISSING_PARAMETER] = {"MissingParameter", 400, 0, NULL, "com.amazonaws.cloudwatch#MissingRequiredParameterException"},
+    [CW_INVALID_PARAMETER_COMBINATION] = {"InvalidParameterCombination", 400, 0, NULL,
+                                          "com.amazonaws.cloudwatch#InvalidParameterCombinationException"},
+    [CW_VALIDATION_ERROR] = {"ValidationError", 400, 0, NULL, "com.amazon.coral.validate#ValidationException"},
+    [CW_INVALID_NEXT_TOKEN] = {"InvalidNextToken", 400, 0, NULL, "com.amazonaws.cloudwatch#InvalidNextToken"},
+    [CW_MALFORMED_INPUT] = {"MalformedInput", 400, 0},
+    [CW_INVALID_ACTION] = {"InvalidAction", 400, 0},
+    [CW_MISSING_ACTION] = {"MissingAction", 400, 0},
     /* S3: codes, statuses and messages as AWS's S3 error reference lists them */
     [S3_ACCESS_DENIED] = {"AccessDenied", 403, 0, "Access Denied"},
     [S3_BAD_DIGEST] = {"BadDigest", 400, 0, "The Content-MD5 you specified did not match what we received."},

@@ -1,5 +1,5 @@
 /* The one table of AWS error types: the code a handler or storage returns, the
- * `__type` (JSON services) or `<Code>` (S3) AWS puts on the wire, the HTTP
+ * `__type` (JSON services) or `<Code>` (S3, awsQuery) AWS puts on the wire, the HTTP
  * status that goes with it and, for S3, AWS's usual message. */
 #ifndef TP_ERRORS_H
 #define TP_ERRORS_H
@@ -26,6 +26,16 @@ enum tp_err {
     ERR_INTERNAL,
     ERR_CONCURRENT_MODIFICATION, /* Firehose */
     ERR_SERVICE_UNAVAILABLE,     /* Firehose */
+    /* CloudWatch: awsQuery codes (<Code>), and on the JSON and CBOR
+     * protocols the shape id as __type plus x-amzn-query-error */
+    CW_INVALID_PARAMETER_VALUE,
+    CW_MISSING_PARAMETER,
+    CW_INVALID_PARAMETER_COMBINATION,
+    CW_VALIDATION_ERROR,
+    CW_INVALID_NEXT_TOKEN,
+    CW_MALFORMED_INPUT,
+    CW_INVALID_ACTION,
+    CW_MISSING_ACTION,
     /* S3 (XML <Error><Code>) */
     S3_ACCESS_DENIED,
     S3_BAD_DIGEST,
@@ -59,6 +69,8 @@ struct tp_err_info {
     int status;         /* HTTP status */
     int capital_message;/* Coral serialisation errors spell it "Message" */
     const char *message;/* S3: the usual <Message> */
+    const char *shape;  /* awsQuery-compatible services: __type on the JSON
+                           and CBOR protocols, with `type` in x-amzn-query-error */
 };
 
 const struct tp_err_info *errors_info(enum tp_err e);

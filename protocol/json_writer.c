@@ -15,6 +15,7 @@ void jw_init_as(struct jw *w, const struct jw *like)
 {
     jw_init(w);
     w->cbor = like->cbor;
+    w->time_s = like->time_s;
 }
 
 void jw_free(struct jw *w)
@@ -173,12 +174,43 @@ void jw_bool(struct jw *w, int v)
         put(w, "false", 5);
 }
 
+size_t jw_fmt_double(char *out, size_t outlen, double v)
+{
+    int n = snprintf(out, outlen, "%.15g", v);
+    if (strtod(out, NULL) != v)
+        n = snprintf(out, outlen, "%.17g", v);
+    return (size_t)n;
+}
+
+/* A CBOR double: libcbor writes the 9 bytes. */
+static void cbor_double(struct jw *w, double v)
+{
+    w->b.len += cbor_encode_double(v, (unsigned char *)reserve(w, CBOR_HEAD_MAX), CBOR_HEAD_MAX);
+}
+
+void jw_double(struct jw *w, double v)
+{
+    char b[32];
+    if (w->cbor) {
+        if (v > -9007199254740992.0 && v < 9007199254740992.0 && v == (double)(long long)v)
+            jw_int(w, (long long)v);
+        else
+            cbor_double(w, v);
+        return;
+    }
+    before_value(w);
+    put(w, b, jw_fmt_double(b, sizeof b, v));
+}
+
 void jw_time_ms(struct jw *w, uint64_t ms)
 {
     char b[40];
     if (w->cbor) {
         cbor_head(w, cbor_encode_tag, 1);
-        cbor_head(w, cbor_encode_uint, ms);
+        if (w->time_s)
+            cbor_double(w, (double)ms / 1000.0);
+        else
+            cbor_head(w, cbor_encode_uint, ms);
         return;
     }
     before_value(w);

@@ -15,8 +15,10 @@
 
 struct jw {
     struct strbuf b;
-    int sep;  /* JSON: next value needs a comma */
-    int cbor; /* write CBOR instead of JSON */
+    int sep;    /* JSON: next value needs a comma */
+    int cbor;   /* write CBOR instead of JSON */
+    int time_s; /* CBOR timestamps as tag 1 + epoch seconds (a double), as
+                 * Smithy RPC v2 CBOR has them, not the Java SDKs' milliseconds */
 };
 
 void jw_init(struct jw *w);
@@ -36,8 +38,15 @@ void jw_str(struct jw *w, const char *s);
 void jw_strn(struct jw *w, const char *s, size_t n);
 void jw_int(struct jw *w, long long v);
 void jw_bool(struct jw *w, int v);
+/* A double: in JSON the shortest text that reads back as the same value; in
+ * CBOR an integer when it is one exactly, else a double. Not for NaN or
+ * infinities, which neither JSON nor AWS's APIs carry. */
+void jw_double(struct jw *w, double v);
+/* That JSON text of v into out (32 bytes are always enough); its length. */
+size_t jw_fmt_double(char *out, size_t outlen, double v);
 /* AWS timestamps: in JSON epoch seconds as a number with millisecond
- * fraction; in CBOR tag 1 and an integer of epoch milliseconds. */
+ * fraction; in CBOR tag 1 and an integer of epoch milliseconds (or, with
+ * time_s, a double of epoch seconds). */
 void jw_time_ms(struct jw *w, uint64_t ms);
 /* A value already encoded by a writer of the same kind, spliced in as it is. */
 void jw_raw(struct jw *w, const char *json, size_t n);

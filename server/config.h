@@ -16,6 +16,8 @@ struct tp_config {
     unsigned shard_limit;    /* shards per account and region */
     const char *s3_domains[8];/* extra base domains for virtual-hosted S3 (--s3-domain) */
     unsigned n_s3_domains;
+    int imds_port;           /* --imds-port: EC2 instance metadata here; -1 = none */
+    int tls_port;            /* --tls-port: HTTPS here; -1 = none */
 };
 
 extern struct tp_config g_cfg;

@@ -201,5 +201,5 @@ static const struct svc_op OPS[] = {
 };
 
 const struct svc_service firehose_service = {
-    "Firehose_20150804", "application/x-amz-json-1.1", OPS, sizeof OPS / sizeof *OPS,
+    "Firehose_20150804", "application/x-amz-json-1.1", OPS, sizeof OPS / sizeof *OPS, ERR_VALIDATION,
 };

@@ -60,9 +60,9 @@ static void step(struct fh_worker *wk)
             sleep_ms(POLL_MS);
         return;
     }
-    uint64_t room = wk->cfg.dest.size_bytes - (wk->out_main.raw_bytes + wk->pending_bytes < wk->cfg.dest.size_bytes
-                                                   ? wk->out_main.raw_bytes + wk->pending_bytes
-                                                   : wk->cfg.dest.size_bytes);
+    /* read no further than the buffer's size hint, so objects end near it */
+    uint64_t buffered = wk->out_main.raw_bytes + wk->pending_bytes, size = wk->cfg.dest.size_bytes;
+    uint64_t room = buffered < size ? size - buffered : 0;
     long n = fh_source_read(wk, room < READ_MAX ? room : READ_MAX);
     if (n < 0)
         fh_worker_error(wk, "InternalFailure: reading the source failed");

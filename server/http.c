@@ -6,6 +6,8 @@
  * with server/h2.c; anything else is handed to libmicrohttpd with
  * MHD_add_connection, and the thread ends. Peeking on the connection's own
  * thread means a client that connects and says nothing delays only itself.
+ * The TLS front (server/tls.c) hands over the plaintext end of each of its
+ * connections the same way, through http_server_adopt.
  *
  * libmicrohttpd runs without a listening socket, one thread per connection,
  * because handlers block (up to ~100 ms on a database group commit) and must
@@ -506,29 +508,19 @@ static void *connection_main(void *arg)
     return NULL;
 }
 
-static void accept_one(struct http_server *srv)
+int http_server_adopt(struct http_server *srv, int fd, const struct sockaddr *peer,
+                      socklen_t peerlen)
 {
-    struct sockaddr_storage addr;
-    socklen_t addrlen = sizeof addr;
-    struct accepted *a;
+    struct accepted *a = malloc(sizeof *a);
     pthread_t t;
-    int one = 1;
-    int fd = accept4(srv->listen_fd, (struct sockaddr *)&addr, &addrlen, SOCK_CLOEXEC);
 
-    if (fd < 0) {
-        /* Out of descriptors or memory: back off rather than spin on poll. */
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-            poll(NULL, 0, 50);
-        return;
-    }
-    a = malloc(sizeof *a);
-    if (a == NULL) {
+    if (a == NULL || peerlen > sizeof a->addr) {
+        free(a);
         close(fd);
-        return;
+        return -1;
     }
-    *a = (struct accepted){srv, fd, addr, addrlen};
-    /* Responses are written whole; small HTTP/2 frames must not wait on Nagle. */
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    *a = (struct accepted){.srv = srv, .fd = fd, .addrlen = peerlen};
+    memcpy(&a->addr, peer, peerlen);
     pthread_mutex_lock(&srv->mu);
     srv->threads++;
     pthread_mutex_unlock(&srv->mu);
@@ -536,17 +528,21 @@ static void accept_one(struct http_server *srv)
         close(fd);
         free(a);
         thread_done(srv);
-        return;
+        return -1;
     }
     pthread_detach(t);
+    return 0;
 }
 
-static void *accept_main(void *arg)
+void http_accept_loop(int listen_fd, int wake_fd, http_accept_fn on_accept, void *ctx)
 {
-    struct http_server *srv = arg;
-    struct pollfd pf[2] = {{srv->listen_fd, POLLIN, 0}, {srv->wake[0], POLLIN, 0}};
+    struct pollfd pf[2] = {{listen_fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
 
     for (;;) {
+        struct sockaddr_storage addr;
+        socklen_t addrlen = sizeof addr;
+        int fd;
+
         if (poll(pf, 2, -1) < 0) {
             if (errno == EINTR)
                 continue;
@@ -554,31 +550,50 @@ static void *accept_main(void *arg)
         }
         if (pf[1].revents)
             break;
-        if (pf[0].revents & POLLIN)
-            accept_one(srv);
+        if (!(pf[0].revents & POLLIN))
+            continue;
+        fd = accept4(listen_fd, (struct sockaddr *)&addr, &addrlen, SOCK_CLOEXEC);
+        if (fd >= 0)
+            on_accept(ctx, fd, (const struct sockaddr *)&addr, addrlen);
+        else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+            poll(NULL, 0, 50); /* out of descriptors or memory: back off rather than spin */
     }
+}
+
+static void accept_tcp(void *ctx, int fd, const struct sockaddr *peer, socklen_t peerlen)
+{
+    int one = 1;
+
+    /* Responses are written whole; small HTTP/2 frames must not wait on Nagle. */
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    (void)http_server_adopt(ctx, fd, peer, peerlen);
+}
+
+static void *accept_main(void *arg)
+{
+    struct http_server *srv = arg;
+
+    http_accept_loop(srv->listen_fd, srv->wake[0], accept_tcp, srv);
     return NULL;
 }
 
 /* ---- start and stop ---- */
 
-static int open_listener(struct http_server *srv, const char *host, int port,
-                         char *err, size_t errlen)
+int http_listen(const char *host, int port, int *bound, char *err, size_t errlen)
 {
     struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM};
     struct addrinfo *res = NULL;
     struct sockaddr_storage ss;
     socklen_t sslen = sizeof ss;
     char service[16];
-    int rc, one = 1, zero = 0, fd = -1;
+    int gai, rc = -1, one = 1, zero = 0, fd = -1;
 
     snprintf(service, sizeof service, "%d", port);
-    rc = getaddrinfo(host != NULL && *host ? host : "0.0.0.0", service, &hints, &res);
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(rc));
+    gai = getaddrinfo(host != NULL && *host ? host : "0.0.0.0", service, &hints, &res);
+    if (gai != 0) {
+        snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(gai));
         goto out;
     }
-    rc = -1;
     for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
@@ -600,10 +615,9 @@ static int open_listener(struct http_server *srv, const char *host, int port,
         close(fd);
         goto out;
     }
-    srv->listen_fd = fd;
-    srv->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                               : ((struct sockaddr_in *)&ss)->sin_port);
-    rc = 0;
+    *bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                            : ((struct sockaddr_in *)&ss)->sin_port);
+    rc = fd;
 out:
     if (res != NULL)
         freeaddrinfo(res);
@@ -647,7 +661,8 @@ struct http_server *http_server_start(const char *host, int port, char *err, siz
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         goto out;
     }
-    if (open_listener(srv, host, port, err, errlen) < 0)
+    srv->listen_fd = http_listen(host, port, &srv->port, err, errlen);
+    if (srv->listen_fd < 0)
         goto out;
     srv->mhd = MHD_start_daemon(MHD_FLAGS, 0, NULL, NULL, on_request, srv,
                                 MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,

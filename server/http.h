@@ -5,6 +5,7 @@
 #define TP_HTTP_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 
 struct http_server;
 
@@ -13,7 +14,22 @@ struct http_server;
 struct http_server *http_server_start(const char *host, int port, char *err, size_t errlen);
 /* The port actually bound. */
 int http_server_port(const struct http_server *srv);
+/* Serves fd, a connected stream socket carrying plaintext HTTP, like an
+ * accepted TCP connection; peer is the client's address (libmicrohttpd keeps
+ * it). Takes fd even on failure (-1: no thread for it). Not after stop. */
+int http_server_adopt(struct http_server *srv, int fd, const struct sockaddr *peer,
+                      socklen_t peerlen);
 /* Stops accepting, lets in-flight requests finish, frees everything. */
 void http_server_stop(struct http_server *srv);
+
+/* ---- shared with the TLS front ---- */
+
+/* A non-blocking listening socket on host:port (0 = any free port), its port
+ * in *bound; -1 on error, with a message in err. */
+int http_listen(const char *host, int port, int *bound, char *err, size_t errlen);
+/* Called with each accepted connection, which it owns from then on. */
+typedef void (*http_accept_fn)(void *ctx, int fd, const struct sockaddr *peer, socklen_t peerlen);
+/* Accepts on listen_fd until wake_fd becomes readable. */
+void http_accept_loop(int listen_fd, int wake_fd, http_accept_fn on_accept, void *ctx);
 
 #endif

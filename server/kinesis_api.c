@@ -258,5 +258,5 @@ static const struct svc_op OPS[] = {
 };
 
 const struct svc_service kinesis_service = {
-    "Kinesis_20131202", "application/x-amz-json-1.1", OPS, sizeof OPS / sizeof *OPS,
+    "Kinesis_20131202", "application/x-amz-json-1.1", OPS, sizeof OPS / sizeof *OPS, ERR_VALIDATION,
 };

@@ -3,13 +3,17 @@
  * → stop accepting, finish in-flight requests → close SQLite). */
 #include "server/config.h"
 #include "server/firehose_engine.h"
+#include "server/hosts.h"
 #include "server/http.h"
+#include "server/imds.h"
 #include "server/init.h"
 #include "server/lambda.h"
 #include "server/replay.h"
+#include "server/tls.h"
 #include "server/workshop_data.h"
 #include "storage/db.h"
 #include "storage/firehose.h"
+#include "storage/metrics.h"
 #include "storage/streams.h"
 
 
@@ -31,6 +35,8 @@ struct tp_config g_cfg = {
     .log_level = LOG_INFO,
     .stream_delay_ms = 0,
     .shard_limit = 500,
+    .imds_port = -1,
+    .tls_port = -1,
 };
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
@@ -61,10 +67,13 @@ static const char USAGE[] =
     "commands:\n"
     "  serve            run the server\n"
     "  replay           replay S3 events into a Kinesis stream (tidepool replay -help)\n"
+    "  hosts            print hosts-file lines sending AWS host names to tidepool (tidepool hosts --help)\n"
     "\n"
     "serve options:\n"
     "  --host HOST            address to bind (default 127.0.0.1; 0.0.0.0 for all)\n"
     "  --port N               port (default 4566; 0 picks a free one)\n"
+    "  --tls-port N           also serve HTTPS on port N (0 picks a free one), with certificates\n"
+    "                         from a local CA kept in DATA/tls/ca.pem\n"
     "  --data DIR             data directory (default ./data, created if missing)\n"
     "  --in-memory            keep nothing: a throw-away database, removed at exit\n"
     "  --region REGION        region when a request names none (default us-east-1)\n"
@@ -82,6 +91,8 @@ static const char USAGE[] =
     "  --preset workshop      what the Beam-on-KDA workshop's stack provides: the taxi dataset in\n"
     "                         s3://" WORKSHOP_BUCKET "/…, the output bucket, EnrichEventsLambda\n"
     "  --trips N              trips in the workshop dataset (default 150000, at least 100000)\n"
+    "  --imds-port N          also serve EC2 instance metadata (region, role credentials) on port N\n"
+    "                         (0 picks a free one); point AWS_EC2_METADATA_SERVICE_ENDPOINT at it\n"
     "\n"
     "  tidepool --help | --version\n";
 
@@ -108,7 +119,7 @@ static int parse_uint(const char *s, unsigned max, unsigned *out)
 static int parse_serve(int argc, char **argv)
 {
     enum { O_HOST = 1, O_PORT, O_DATA, O_MEM, O_REGION, O_ACCOUNT, O_LOG, O_DELAY, O_SHARDS, O_S3_DOMAIN,
-           O_LAMBDA, O_LAMBDA_TIMEOUT, O_INIT, O_PRESET, O_TRIPS };
+           O_LAMBDA, O_LAMBDA_TIMEOUT, O_INIT, O_PRESET, O_TRIPS, O_IMDS_PORT, O_TLS_PORT };
     static const struct option OPTS[] = {
         {"host", required_argument, NULL, O_HOST}, {"port", required_argument, NULL, O_PORT},
         {"data", required_argument, NULL, O_DATA}, {"in-memory", no_argument, NULL, O_MEM},
@@ -117,7 +128,9 @@ static int parse_serve(int argc, char **argv)
         {"shard-limit", required_argument, NULL, O_SHARDS}, {"s3-domain", required_argument, NULL, O_S3_DOMAIN},
         {"lambda", required_argument, NULL, O_LAMBDA}, {"lambda-timeout-ms", required_argument, NULL, O_LAMBDA_TIMEOUT},
         {"init", required_argument, NULL, O_INIT}, {"preset", required_argument, NULL, O_PRESET},
-        {"trips", required_argument, NULL, O_TRIPS}, {"help", no_argument, NULL, 'h'}, {0}};
+        {"trips", required_argument, NULL, O_TRIPS}, {"imds-port", required_argument, NULL, O_IMDS_PORT},
+        {"tls-port", required_argument, NULL, O_TLS_PORT},
+        {"help", no_argument, NULL, 'h'}, {0}};
     char err[512];
     const char *preset = NULL;
     unsigned long trips = WORKSHOP_DEFAULT_TRIPS;
@@ -182,6 +195,16 @@ static int parse_serve(int argc, char **argv)
             if (parse_ulong(optarg, &trips))
                 goto bad;
             break;
+        case O_IMDS_PORT:
+            if (parse_uint(optarg, 65535, &u))
+                goto bad;
+            g_cfg.imds_port = (int)u;
+            break;
+        case O_TLS_PORT:
+            if (parse_uint(optarg, 65535, &u))
+                goto bad;
+            g_cfg.tls_port = (int)u;
+            break;
         case 'h': fputs(USAGE, stdout); exit(0);
         default: goto usage;
         }
@@ -204,8 +227,25 @@ usage:
 /* The writer's once-a-second upkeep. */
 static int tick(struct db_conn *w, void *at)
 {
+    uint64_t now = at ? *(const uint64_t *)at : db_now_ms();
     int rc = db_streams_tick(w, at);
-    return rc == TP_OK ? db_fh_tick(w, at ? *(const uint64_t *)at : db_now_ms()) : rc;
+    rc = rc == TP_OK ? db_fh_tick(w, now) : rc;
+    return rc == TP_OK ? db_cw_tick(w, now) : rc;
+}
+
+/* --tls-port: the CA kept with the data, then the listener. */
+static struct tls_server *start_tls(struct http_server *srv, struct tls_ca **ca, char *err, size_t errlen)
+{
+    struct tls_server *tls = NULL;
+
+    *ca = tls_ca_open(db_dir(), err, errlen);
+    if (*ca)
+        tls = tls_server_start(g_cfg.host, g_cfg.tls_port, *ca, srv, err, errlen);
+    if (!tls) {
+        tls_ca_close(*ca);
+        *ca = NULL;
+    }
+    return tls;
 }
 
 static int serve(void)
@@ -245,13 +285,40 @@ static int serve(void)
         db_close();
         return 1;
     }
+    struct imds_server *imds = NULL;
+    if (g_cfg.imds_port >= 0 && !(imds = imds_start(g_cfg.host, g_cfg.imds_port, err, sizeof err))) {
+        fprintf(stderr, "tidepool: IMDS: %s\n", err);
+        http_server_stop(srv);
+        firehose_engine_stop();
+        db_close();
+        return 1;
+    }
+    struct tls_ca *ca = NULL;
+    struct tls_server *tls = NULL;
+    if (g_cfg.tls_port >= 0 && !(tls = start_tls(srv, &ca, err, sizeof err))) {
+        fprintf(stderr, "tidepool: TLS: %s\n", err);
+        imds_stop(imds);
+        http_server_stop(srv);
+        firehose_engine_stop();
+        db_close();
+        return 1;
+    }
     printf("tidepool ready on http://%s:%d\n", g_cfg.host, http_server_port(srv));
+    if (imds)
+        printf("tidepool IMDS ready on http://%s:%d\n", g_cfg.host, imds_port(imds));
+    if (tls)
+        printf("tidepool TLS ready on https://%s:%d (CA: %s)\n", g_cfg.host, tls_server_port(tls),
+               tls_ca_cert_path(ca));
     fflush(stdout);
     log_msg(LOG_INFO, "data: %s", g_cfg.data_dir ? g_cfg.data_dir : "(in memory)");
 
     sigwait(&sigs, &sig);
     log_msg(LOG_INFO, "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    imds_stop(imds);
+    tls_server_quiesce(tls); /* nothing new reaches srv: it can stop */
     http_server_stop(srv);
+    tls_server_stop(tls);
+    tls_ca_close(ca);
     firehose_engine_stop();
     db_close();
     return 0;
@@ -271,6 +338,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "replay"))
         return replay_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "hosts"))
+        return hosts_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "serve")) {
         /* before any thread: Firehose's time zones change TZ later (fh_prefix.h) */
         setenv("TZ", "UTC", 1);

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE /* vasprintf */
 /* The one way errors leave a JSON service: reply_error picks the AWS type and
- * status from protocol/errors.c and writes {"__type":…,"message":…}. */
+ * status from protocol/errors.c and writes {"__type":…,"message":…} (which the
+ * awsQuery front turns into an <ErrorResponse>). */
 #include "server/service.h"
 #include "server/config.h"
 
@@ -24,7 +25,12 @@ int reply_error(struct svc_ctx *c, enum tp_err e, const char *fmt, ...)
     jw_init_as(&w, &c->out);
     jw_obj_begin(&w);
     jw_key(&w, "__type");
-    jw_str(&w, info->type);
+    jw_str(&w, info->shape ? info->shape : info->type);
+    if (info->shape) { /* botocore maps the awsQuery code back to the modeled error */
+        char q[96];
+        snprintf(q, sizeof q, "%s;%s", info->type, info->status >= 500 ? "Receiver" : "Sender");
+        response_add_header(c->rs, "x-amzn-query-error", q);
+    }
     if (msg) {
         jw_key(&w, info->capital_message ? "Message" : "message");
         jw_str(&w, msg);

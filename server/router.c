@@ -2,10 +2,17 @@
  * pipeline for JSON services, in kinesalite's (and AWS's) order:
  *   admin paths → X-Amz-Target → method → body present → operation known →
  *   JSON parses → credentials present → rules → handler → encode.
- * Each stage answers with its own AWS error; handlers repeat none of them. */
+ * Each stage answers with its own AWS error; handlers repeat none of them.
+ * CloudWatch also speaks Smithy RPC v2 CBOR (POST /service/<Service>/
+ * operation/<Op> with Smithy-Protocol: rpc-v2-cbor) and awsQuery (a form
+ * with Action and Version); both join the same stages at svc_run. A Host
+ * such as monitoring.<region>.amazonaws.com names the service (and the
+ * region, when no SigV4 scope does), so it never falls through to S3. */
 #include "server/config.h"
+#include "server/cloudwatch.h"
 #include "server/firehose_engine.h"
 #include "protocol/cbor.h"
+#include "protocol/gunzip.h"
 #include "protocol/uuid.h"
 #include "server/s3.h"
 #include "server/service.h"
@@ -17,10 +24,17 @@
 #include <strings.h>
 
 #define CBOR_CONTENT_TYPE "application/x-amz-cbor-1.1"
+#define RPCV2_CONTENT_TYPE "application/cbor"
 
 extern const struct svc_service kinesis_service, firehose_service;
 
-static const struct svc_service *const SERVICES[] = {&kinesis_service, &firehose_service};
+static const struct svc_service *const SERVICES[] = {&kinesis_service, &firehose_service, &cloudwatch_service};
+
+/* <prefix>.<region>.amazonaws.com, the names the SDKs build from a region. */
+static const struct {
+    const char *prefix;
+    const struct svc_service *svc;
+} HOSTS[] = {{"monitoring", &cloudwatch_service}, {"kinesis", &kinesis_service}, {"firehose", &firehose_service}};
 
 static void finish_json(struct svc_ctx *c, const char *content_type)
 {
@@ -50,6 +64,7 @@ static void health(struct tp_response *rs)
     jw_obj_begin(&w);
     jw_key(&w, "kinesis"); jw_str(&w, "running");
     jw_key(&w, "firehose"); jw_str(&w, "running");
+    jw_key(&w, "cloudwatch"); jw_str(&w, "running");
     jw_key(&w, "s3"); jw_str(&w, "running");
     jw_obj_end(&w);
     jw_obj_end(&w);
@@ -148,7 +163,43 @@ static int check_auth(struct svc_ctx *c)
     return 0;
 }
 
-static const struct svc_op *find_op(const struct svc_service *s, const char *name, size_t n)
+/* The service a Host names, with its region in region[32]; NULL for others
+ * (S3's own names among them: bucket.s3.<region>.amazonaws.com). */
+static const struct svc_service *host_service(const struct tp_request *rq, char *region)
+{
+    const char *host = request_header(rq, "host");
+    size_t n = host ? strcspn(host, ":") : 0;
+    for (unsigned i = 0; n > 15 && i < sizeof HOSTS / sizeof *HOSTS; i++) {
+        size_t pl = strlen(HOSTS[i].prefix), rl = n - pl - 15; /* ".<region>.amazonaws.com" */
+        if (n > pl + 16 && !strncasecmp(host, HOSTS[i].prefix, pl) && host[pl] == '.' &&
+            !strncasecmp(host + n - 14, ".amazonaws.com", 14) && rl < 32 && !memchr(host + pl + 1, '.', rl)) {
+            memcpy(region, host + pl + 1, rl);
+            region[rl] = 0;
+            return HOSTS[i].svc;
+        }
+    }
+    return NULL;
+}
+
+/* A Smithy RPC v2 CBOR request: its operation name (from the path's last
+ * segment) for a service that speaks the protocol, else NULL. The header is
+ * part of the test: /service/… alone is a legal S3 key. */
+static const char *rpcv2_op(const struct tp_request *rq)
+{
+    static const char *const PREFIXES[] = {"/service/GraniteServiceVersion20100801/operation/",
+                                           "/service/com.amazonaws.cloudwatch.GraniteServiceVersion20100801/operation/"};
+    const char *proto = request_header(rq, "smithy-protocol");
+    if (!proto || strcmp(proto, "rpc-v2-cbor"))
+        return NULL;
+    for (unsigned i = 0; i < sizeof PREFIXES / sizeof *PREFIXES; i++) {
+        const char *at = strstr(rq->path, PREFIXES[i]); /* after an optional prefix, as the spec allows */
+        if (at && !strchr(at + strlen(PREFIXES[i]), '/'))
+            return at + strlen(PREFIXES[i]);
+    }
+    return NULL;
+}
+
+const struct svc_op *svc_find_op(const struct svc_service *s, const char *name, size_t n)
 {
     unsigned lo = 0, hi = s->n_ops;
     while (lo < hi) {
@@ -166,11 +217,31 @@ static const struct svc_op *find_op(const struct svc_service *s, const char *nam
     return NULL;
 }
 
+int svc_run(struct svc_ctx *c, const struct svc_service *s, const struct svc_op *op, cJSON *in, unsigned vflags)
+{
+    char *msg = NULL;
+    int rc = check_auth(c);
+    if (rc)
+        return rc;
+    switch (validate_request(in, op->rules, vflags, &msg)) {
+    case V_SERIALIZATION:
+        rc = reply_error(c, ERR_SERIALIZATION, "%s", msg);
+        break;
+    case V_VALIDATION:
+        rc = reply_error(c, s->validation, "%s", msg);
+        break;
+    case V_OK:
+        c->rs->status = 200;
+        rc = op->handler(c, in);
+    }
+    free(msg);
+    return rc;
+}
+
 static int json_service(struct svc_ctx *c, const struct svc_service *svc, const char *opname, size_t oplen)
 {
-    const struct svc_op *op = find_op(svc, opname, oplen);
+    const struct svc_op *op = svc_find_op(svc, opname, oplen);
     cJSON *in = NULL;
-    char *msg = NULL;
     int rc;
 
     if (strcmp(c->rq->method, "POST"))
@@ -181,43 +252,89 @@ static int json_service(struct svc_ctx *c, const struct svc_service *svc, const 
         return reply_error(c, ERR_UNKNOWN_OPERATION, NULL);
     in = c->out.cbor ? cbor_to_json(c->rq->body, c->rq->body_len, NULL)
                      : cJSON_ParseWithLength((const char *)c->rq->body, c->rq->body_len);
-    if (!in || !cJSON_IsObject(in)) {
-        rc = reply_error(c, ERR_SERIALIZATION, NULL);
-        goto out;
-    }
-    if ((rc = check_auth(c)))
-        goto out;
-    switch (validate_request(in, op->rules, c->out.cbor ? V_TIMESTAMPS_MS : 0, &msg)) {
-    case V_SERIALIZATION:
-        rc = reply_error(c, ERR_SERIALIZATION, "%s", msg);
-        goto out;
-    case V_VALIDATION:
-        rc = reply_error(c, ERR_VALIDATION, "%s", msg);
-        goto out;
-    case V_OK:
-        break;
-    }
-    c->rs->status = 200;
-    rc = op->handler(c, in);
-out:
-    free(msg);
+    rc = in && cJSON_IsObject(in) ? svc_run(c, svc, op, in, c->out.cbor ? V_TIMESTAMPS_MS : 0)
+                                  : reply_error(c, ERR_SERIALIZATION, NULL);
     cJSON_Delete(in);
     return rc;
 }
 
-/* Requests no JSON/CBOR service claims belong to S3. */
+/* Smithy RPC v2 CBOR: CBOR both ways, timestamps in epoch seconds, an empty
+ * body as an empty input, the protocol named in the answer's headers. */
+static void rpcv2_service(struct svc_ctx *c, const struct svc_service *svc, const char *opname)
+{
+    const struct svc_op *op = svc_find_op(svc, opname, strlen(opname));
+    cJSON *in = NULL;
+    size_t len;
+
+    c->out.cbor = c->out.time_s = 1;
+    if (strcmp(c->rq->method, "POST") || request_header(c->rq, "x-amz-target")) /* the spec: malformed */
+        reply_error(c, ERR_SERIALIZATION, "Smithy RPC v2 CBOR requests are POSTs without X-Amz-Target");
+    else if (!op)
+        reply_error(c, ERR_UNKNOWN_OPERATION, NULL);
+    else if (!(in = c->rq->body_len ? cbor_to_json(c->rq->body, c->rq->body_len, NULL) : cJSON_CreateObject()))
+        reply_error(c, ERR_SERIALIZATION, NULL);
+    else
+        svc_run(c, svc, op, in, 0);
+    cJSON_Delete(in);
+    response_add_header(c->rs, "Smithy-Protocol", "rpc-v2-cbor");
+    char *body = jw_take(&c->out, &len);
+    if (len == 2 && !memcmp(body, "\xbf\xff", 2)) { /* no output (PutMetricData): no body, as the spec says */
+        free(body);
+        return;
+    }
+    response_add_header(c->rs, "Content-Type", RPCV2_CONTENT_TYPE);
+    response_set_body(c->rs, (unsigned char *)body, len);
+}
+
+/* Requests no other service claims belong to S3. */
 static int is_s3(const struct tp_request *rq)
 {
     const char *ct = request_header(rq, "content-type");
+    char region[32];
     return !request_header(rq, "x-amz-target") && strncmp(rq->path, "/_tidepool/", 11) &&
-           !(ct && (!strncmp(ct, "application/x-amz-json-", 23) || !strncmp(ct, CBOR_CONTENT_TYPE, strlen(CBOR_CONTENT_TYPE))));
+           !(ct && (!strncmp(ct, "application/x-amz-json-", 23) || !strncmp(ct, CBOR_CONTENT_TYPE, strlen(CBOR_CONTENT_TYPE)))) &&
+           !host_service(rq, region) && !rpcv2_op(rq) && !cw_query_match(rq);
 }
+
+/* A body the SDKs compressed (CloudWatch's requestCompression) is inflated
+ * before anything reads it; S3 objects keep their Content-Encoding as sent.
+ * 1 when *out is a copy of rq with the inflated body (free out->body), 0 when
+ * rq stands as it is, -1 when the gzip is broken. */
+static int inflate_body(const struct tp_request *rq, struct tp_request *out)
+{
+    static const char *const TYPES[] = {"application/x-www-form-urlencoded", "application/x-amz-json-",
+                                        CBOR_CONTENT_TYPE, RPCV2_CONTENT_TYPE};
+    const char *enc = request_header(rq, "content-encoding"), *ct = request_header(rq, "content-type");
+    size_t len;
+    int ours = 0;
+    for (unsigned i = 0; ct && i < sizeof TYPES / sizeof *TYPES; i++)
+        ours |= !strncasecmp(ct, TYPES[i], strlen(TYPES[i]));
+    if (!enc || strcasecmp(enc, "gzip") || !ours || !rq->body_len)
+        return 0;
+    *out = *rq;
+    out->body = gunzip(rq->body, rq->body_len, TP_MAX_BODY, &len);
+    out->body_len = len;
+    return out->body ? 1 : -1;
+}
+
+static void dispatch(const struct tp_request *rq, struct tp_response *rs, int gzip_broken);
 
 void router_dispatch(const struct tp_request *rq, struct tp_response *rs)
 {
-    char rid[37];
+    struct tp_request inflated;
+    int rc = inflate_body(rq, &inflated);
+    dispatch(rc == 1 ? &inflated : rq, rs, rc < 0);
+    if (rc == 1)
+        free((void *)inflated.body);
+}
+
+static void dispatch(const struct tp_request *rq, struct tp_response *rs, int gzip_broken)
+{
+    char rid[37], host_region[32];
     struct svc_ctx c;
     const char *target = request_header(rq, "x-amz-target");
+    const struct svc_service *host_svc = host_service(rq, host_region);
+    const char *rpcv2 = rpcv2_op(rq);
 
     if (!strcmp(rq->method, "GET") && !strcmp(rq->path, "/_tidepool/health")) {
         health(rs);
@@ -230,7 +347,7 @@ void router_dispatch(const struct tp_request *rq, struct tp_response *rs)
         json_reply(rs, &w);
         return;
     }
-    if (is_s3(rq)) {
+    if (!gzip_broken && is_s3(rq)) {
         s3_dispatch(rq, rs);
         return;
     }
@@ -238,12 +355,14 @@ void router_dispatch(const struct tp_request *rq, struct tp_response *rs)
     c.rq = rq;
     c.rs = rs;
     c.now_ms = db_now_ms();
-    snprintf(c.region, sizeof c.region, "%s", g_cfg.region);
+    /* the SigV4 credential scope, when there is one, has the last word */
+    snprintf(c.region, sizeof c.region, "%s", host_svc ? host_region : g_cfg.region);
     jw_init(&c.out);
     /* the Java SDKs speak CBOR to Kinesis; answers (errors too) mirror the request */
     const char *ct = request_header(rq, "content-type");
     c.out.cbor = ct && !strncmp(ct, CBOR_CONTENT_TYPE, strlen(CBOR_CONTENT_TYPE));
     uuid_v4(rid);
+    c.request_id = rid;
     response_add_header(rs, "x-amzn-RequestId", rid);
 
     const char *dot = target ? strchr(target, '.') : NULL;
@@ -252,14 +371,21 @@ void router_dispatch(const struct tp_request *rq, struct tp_response *rs)
         if (strlen(SERVICES[i]->target_prefix) == (size_t)(dot - target) &&
             !strncmp(SERVICES[i]->target_prefix, target, (size_t)(dot - target)))
             svc = SERVICES[i];
-    if (svc) {
+    if (gzip_broken) {
+        reply_error(&c, ERR_SERIALIZATION, "The request body is not valid gzip");
+        finish_json(&c, c.out.cbor ? CBOR_CONTENT_TYPE : "application/x-amz-json-1.1");
+    } else if (rpcv2) {
+        rpcv2_service(&c, &cloudwatch_service, rpcv2);
+    } else if (svc) {
         json_service(&c, svc, dot + 1, strlen(dot + 1));
         finish_json(&c, c.out.cbor ? CBOR_CONTENT_TYPE : svc->content_type);
+    } else if (!target && (cw_query_match(rq) || host_svc == &cloudwatch_service)) {
+        cw_query_serve(&c);
     } else {
         /* No service claims it: a JSON- or CBOR-protocol request whose target
          * names no service (or none at all). */
         reply_error(&c, ERR_UNKNOWN_OPERATION, NULL);
-        finish_json(&c, c.out.cbor ? CBOR_CONTENT_TYPE : "application/x-amz-json-1.1");
+        finish_json(&c, c.out.cbor ? CBOR_CONTENT_TYPE : host_svc ? host_svc->content_type : "application/x-amz-json-1.1");
     }
     log_msg(LOG_DEBUG, "%s %s %s -> %d", rq->method, rq->path, target ? target : "-", rs->status);
 }

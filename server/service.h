@@ -18,6 +18,7 @@ struct svc_ctx {
     uint64_t now_ms;     /* wall clock at the start of the request */
     struct jw out;       /* the success body */
     enum tp_err err;     /* set by reply_error */
+    const char *request_id; /* also in x-amzn-RequestId; awsQuery bodies repeat it */
 };
 
 /* A handler decodes nothing and validates nothing its rules cover: it gets the
@@ -36,7 +37,15 @@ struct svc_service {
     const char *content_type;      /* JSON content type it answers with */
     const struct svc_op *ops;      /* sorted by name */
     unsigned n_ops;
+    enum tp_err validation;        /* what constraint failures are reported as */
 };
+
+/* The operation called name (n bytes), or NULL. */
+const struct svc_op *svc_find_op(const struct svc_service *s, const char *name, size_t n);
+/* The stages every protocol shares once the input is a cJSON tree: the
+ * credentials check, the rules (validate_request with vflags), the handler.
+ * Returns the handler's result or reply_error's. */
+int svc_run(struct svc_ctx *c, const struct svc_service *s, const struct svc_op *op, cJSON *in, unsigned vflags);
 
 /* Records the error on the response (JSON body, status, headers); returns -1. */
 int reply_error(struct svc_ctx *c, enum tp_err e, const char *fmt, ...)

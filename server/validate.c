@@ -59,9 +59,10 @@ static const char *type_error(cJSON *v, enum v_type t, struct tcheck *tc)
         break;
     case VT_INT:
     case VT_LONG:
+    case VT_DOUBLE:
         if (is_bool || is_str) {
-            snprintf(tmp, tmplen, "class java.lang.%s can not be converted to an %s",
-                     is_bool ? "Boolean" : "String", t == VT_INT ? "Integer" : "Long");
+            snprintf(tmp, tmplen, "class java.lang.%s can not be converted to an %s", is_bool ? "Boolean" : "String",
+                     t == VT_INT ? "Integer" : t == VT_LONG ? "Long" : "Double");
             return tmp;
         }
         break;

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum v_type { VT_STRING, VT_INT, VT_LONG, VT_BOOL, VT_BLOB, VT_TIMESTAMP, VT_LIST, VT_MAP, VT_STRUCT };
+enum v_type { VT_STRING, VT_INT, VT_LONG, VT_DOUBLE, VT_BOOL, VT_BLOB, VT_TIMESTAMP, VT_LIST, VT_MAP, VT_STRUCT };
 
 enum {
     V_NOT_NULL = 1 << 0,

@@ -35,6 +35,7 @@ struct job {
 
 static struct {
     char path[4096];
+    char dir[4096];            /* the data directory: tmpdir for a throw-away database */
     char tmpdir[256];          /* set for a throw-away database */
     struct db_conn writer;
     pthread_t thread;
@@ -340,6 +341,8 @@ void db_set_tick(db_write_fn fn) { D.tick = fn; }
 
 const unsigned char *db_iterator_key(void) { return D.iterator_key; }
 
+const char *db_dir(void) { return D.dir; }
+
 static int load_iterator_key(void)
 {
     sqlite3_stmt *st = db_stmt(&D.writer, "SELECT value FROM meta WHERE key='iterator_key'");
@@ -399,6 +402,7 @@ int db_open(const char *dir, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create data directory %s: %s", dir, strerror(errno));
         return TP_EIO;
     }
+    snprintf(D.dir, sizeof D.dir, "%s", dir);
     snprintf(D.path, sizeof D.path, "%s/tidepool.db", dir);
     if (conn_open(&D.writer, 1) != TP_OK) {
         snprintf(err, errlen, "cannot open %s: %s", D.path,

@@ -74,4 +74,8 @@ uint64_t db_now_ms(void);
 /* The secret that signs shard iterators, created with the database. */
 const unsigned char *db_iterator_key(void);
 
+/* The data directory db_open used: the temporary one without a dir. Other
+ * state kept with the data (TLS keys) goes there too. */
+const char *db_dir(void);
+
 #endif

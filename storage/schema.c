@@ -90,6 +90,20 @@
  *   For a Kinesis-sourced stream: per source shard, the sequence index of the
  *   first record not yet delivered; advanced in the transaction that
  *   publishes the object holding the records before it.
+ *
+ * Version 4 adds CloudWatch metrics (storage/metrics.c):
+ *
+ * cw_metrics(id, region, namespace, name, dimensions, updated_ms)
+ *   One row per metric: (region, namespace, name, dimensions) unique, where
+ *   dimensions is canonical JSON text ([{"Name":…,"Value":…}] sorted by Name)
+ *   so that equal dimension sets are equal strings. updated_ms: when data was
+ *   last put (ListMetrics' RecentlyActive, retention).
+ *
+ * cw_points(id, metric_id, second, unit, sample_count, total, minimum, maximum)
+ *   The metric's datapoints aggregated per (epoch second, unit): what
+ *   GetMetricStatistics needs for any period and statistic but percentiles.
+ *   Standard-resolution data (StorageResolution 60) is stored at the minute's
+ *   first second. Indexed by second for retention trimming.
  */
 #include "storage/schema.h"
 
@@ -155,6 +169,17 @@ static const char *const MIGRATIONS[] = {
     "CREATE INDEX fh_records_by_stream ON fh_records(stream_id, id);"
     "CREATE TABLE fh_checkpoints(stream_id INTEGER NOT NULL, shard_id INTEGER NOT NULL,"
     "  next_seq INTEGER NOT NULL, PRIMARY KEY(stream_id, shard_id)) WITHOUT ROWID;",
+    /* 3 → 4: CloudWatch metrics */
+    "CREATE TABLE cw_metrics("
+    "  id INTEGER PRIMARY KEY, region TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,"
+    "  dimensions TEXT NOT NULL, updated_ms INTEGER NOT NULL,"
+    "  UNIQUE(region, namespace, name, dimensions));"
+    "CREATE INDEX cw_metrics_by_update ON cw_metrics(updated_ms);"
+    "CREATE TABLE cw_points("
+    "  id INTEGER PRIMARY KEY, metric_id INTEGER NOT NULL, second INTEGER NOT NULL, unit TEXT NOT NULL,"
+    "  sample_count REAL NOT NULL, total REAL NOT NULL, minimum REAL NOT NULL, maximum REAL NOT NULL,"
+    "  UNIQUE(metric_id, second, unit));"
+    "CREATE INDEX cw_points_by_second ON cw_points(second);",
 };
 
 int schema_migrate(sqlite3 *db, char *err, size_t errlen)

@@ -6,7 +6,7 @@
 #include <sqlite3.h>
 #include <stddef.h>
 
-#define TP_SCHEMA_VERSION 3
+#define TP_SCHEMA_VERSION 4
 
 /* Brings the database to TP_SCHEMA_VERSION. 0 or an SQLite error code. */
 int schema_migrate(sqlite3 *db, char *err, size_t errlen);

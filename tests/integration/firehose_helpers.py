@@ -37,7 +37,7 @@ DESTINATION_ID = "destinationId-000000000001"
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # The suffix of every delivered key: <name>-<version>-yyyy-MM-dd-HH-mm-ss-<uuid><ext>
 SUFFIX_TIME_RE = r"(\d{4})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})"
-DEFAULT_WAIT_S = 15.0
+DEFAULT_WAIT_S = 40.0
 
 
 def bucket_arn(bucket):

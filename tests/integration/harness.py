@@ -3,7 +3,8 @@
 What it gives a test:
   * Server: starts `tidepool serve --host 127.0.0.1 --port 0 --data DIR` (or --in-memory) on a
     fresh tempfile.mkdtemp() directory, waits (10 s) for the one stdout line
-    `tidepool ready on http://127.0.0.1:PORT`, and exposes the endpoint, a boto3 client factory,
+    `tidepool ready on http://127.0.0.1:PORT` (with --tls-port, also for the later
+    `tidepool TLS ready on https://...` line: tls_port, ca_path), and exposes the endpoint, a boto3 client factory,
     a raw-HTTP helper, graceful restart (SIGTERM, then start again on the same data dir),
     kill9 (SIGKILL) and cleanup.
   * ServerTestCase: a unittest.TestCase whose class starts its own Server in setUpClass and
@@ -46,6 +47,8 @@ JSON_CT = "application/x-amz-json-1.1"
 MAX_HASH_KEY = 2**128 - 1
 ONE_MIB = 1024 * 1024
 READY_RE = re.compile(r"^tidepool ready on http://127\.0\.0\.1:(\d+)$")
+# With --tls-port, a later line: the HTTPS port and the CA certificate clients should trust.
+TLS_READY_RE = re.compile(r"^tidepool TLS ready on https://127\.0\.0\.1:(\d+) \(CA: (.+)\)$")
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
 
@@ -170,6 +173,8 @@ class Server:
         self.extra_args = list(extra_args)
         self.proc = None
         self.port = None
+        self.tls_port = None  # with --tls-port in extra_args
+        self.ca_path = None
         self.generation = 0
         self.stdout_lines = []  # every stdout line of the current process
         self.last_exit_code = None
@@ -215,6 +220,24 @@ class Server:
         self._reader = threading.Thread(target=reader, daemon=True)
         self._reader.start()
         deadline = time.monotonic() + timeout
+        line = self._next_line(lines, deadline, timeout)
+        m = READY_RE.match(line)
+        if not m:
+            # The contract says the ready line is the first stdout line; anything before it is a bug.
+            self.kill9()
+            raise ServerError(f"unexpected stdout before the ready line: {line!r}\n{self.log_tail()}")
+        self.port = int(m.group(1))
+        if self.port == 0:
+            raise ServerError("ready line reports port 0; it must report the real port")
+        if "--tls-port" in self.extra_args:
+            # Other servers' ready lines (IMDS...) may come first.
+            while not (m := TLS_READY_RE.match(self._next_line(lines, deadline, timeout))):
+                pass
+            self.tls_port, self.ca_path = int(m.group(1)), m.group(2)
+        return self
+
+    def _next_line(self, lines, deadline, timeout):
+        """The next stdout line before the deadline; raises (and kills the server) otherwise."""
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -225,19 +248,11 @@ class Server:
             except queue.Empty:
                 continue
             if line is None:
-                rc = proc.wait()
+                rc = self.proc.wait()
                 raise ServerError(
                     f"server exited (rc={rc}) before the ready line; stdout={self.stdout_lines!r}\n{self.log_tail()}"
                 )
-            m = READY_RE.match(line)
-            if m:
-                self.port = int(m.group(1))
-                if self.port == 0:
-                    raise ServerError("ready line reports port 0; it must report the real port")
-                return self
-            # The contract says the ready line is the only stdout line; anything before it is a bug.
-            self.kill9()
-            raise ServerError(f"unexpected stdout before the ready line: {line!r}\n{self.log_tail()}")
+            return line
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -331,7 +346,14 @@ class Server:
             raise ServerError("server not started")
         return f"http://127.0.0.1:{self.port}"
 
-    def client(self, service="kinesis", region=REGION, read_timeout=60, **config_kw):
+    @property
+    def tls_endpoint(self):
+        if self.tls_port is None:
+            raise ServerError("server not started with --tls-port")
+        return f"https://localhost:{self.tls_port}"
+
+    def client(self, service="kinesis", region=REGION, read_timeout=60, tls=False, **config_kw):
+        """A boto3 client of the plaintext port, or (tls=True) of the TLS port, trusting the CA."""
         import boto3
         from botocore.config import Config
 
@@ -344,6 +366,8 @@ class Server:
         session = boto3.session.Session(
             aws_access_key_id="AKIDTIDEPOOLTEST", aws_secret_access_key="x", region_name=region
         )
+        if tls:
+            return session.client(service, endpoint_url=self.tls_endpoint, verify=self.ca_path, config=cfg)
         return session.client(service, endpoint_url=self.endpoint, config=cfg)
 
     def raw(self, method="POST", path="/", body=b"", headers=None, timeout=30.0):

@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError  # noqa: E402
 import harness  # noqa: E402
 from harness import ACCOUNT, REGION, ServerTestCase, create_stream, stream_arn, utcnow  # noqa: E402
 from firehose_helpers import (  # noqa: E402
+    DEFAULT_WAIT_S,
     DESTINATION_ID,
     ROLE_ARN,
     bucket_arn,
@@ -532,7 +533,7 @@ class DeliveryFormatsTest(FirehoseCase):
         r = self.fh.put_record_batch(DeliveryStreamName=name, Records=[{"Data": x} for x in lines])
         self.assertEqual(r["FailedPutCount"], 0)
 
-    def deliver(self, name, bucket, lines, prefix="", dest_kw=None, timeout=15):
+    def deliver(self, name, bucket, lines, prefix="", dest_kw=None, timeout=DEFAULT_WAIT_S):
         """Creates a DirectPut stream (interval 1 s, AppendDelimiterToRecord), puts lines, waits
         until all arrived; returns (objects, t_before_put, t_after_put)."""
         self.s3.create_bucket(Bucket=bucket)

@@ -101,11 +101,38 @@ static void test_writer(void)
     free(b);
 }
 
+/* Doubles (integers when exact), and Smithy RPC v2's tag 1 + epoch seconds. */
+static void test_doubles(void)
+{
+    struct jw w;
+    size_t len;
+    char *b;
+    jw_init(&w);
+    jw_arr_begin(&w);
+    jw_double(&w, 0.1);
+    jw_double(&w, 3);
+    jw_double(&w, 1.0 / 3);
+    jw_arr_end(&w);
+    b = jw_take(&w, &len);
+    CHECK(!strcmp(b, "[0.1,3,0.33333333333333331]")); /* the shortest text that reads back exactly */
+    free(b);
+    w.cbor = w.time_s = 1;
+    jw_double(&w, 2.5);
+    jw_double(&w, 7);
+    jw_time_ms(&w, 1500);
+    b = jw_take(&w, &len);
+    static const char want[] = "\xfb\x40\x04\x00\x00\x00\x00\x00\x00" "\x07"
+                               "\xc1\xfb\x3f\xf8\x00\x00\x00\x00\x00\x00";
+    CHECK(len == sizeof want - 1 && !memcmp(b, want, len));
+    free(b);
+}
+
 int main(void)
 {
     test_decode();
     test_rejects();
     test_writer();
+    test_doubles();
     puts("cbor: ok");
     return 0;
 }

@@ -18,6 +18,7 @@ static const struct v_rule RULES[] = {
     {.name = "Limit", .type = VT_INT, .flags = V_MIN | V_MAX, .min = 1, .max = 10},
     {.name = "Mode", .type = VT_STRING, .enums = MODES},
     {.name = "Flag", .type = VT_BOOL},
+    {.name = "Ratio", .type = VT_DOUBLE},
     {.name = "Records", .type = VT_LIST, .flags = V_LEN_MIN | V_LEN_MAX, .len_min = 1, .len_max = 2,
      .member = &ENTRY_MEMBER, .member_str = "Entry@1"},
     {0}};
@@ -52,6 +53,8 @@ int main(void)
     expect("{\"StreamName\":true}", V_SERIALIZATION, "class java.lang.Boolean can not be converted to an String");
     expect("{\"Limit\":\"x\"}", V_SERIALIZATION, "class java.lang.String can not be converted to an Integer");
     expect("{\"Flag\":\"yes\"}", V_SERIALIZATION, "'YES' can not be converted to an Boolean");
+    expect("{\"Ratio\":\"x\"}", V_SERIALIZATION, "class java.lang.String can not be converted to an Double");
+    expect("{\"Ratio\":0.25}", V_OK, NULL);
     expect("{\"Records\":{}}", V_SERIALIZATION, "Start of structure or map found where not expected.");
     expect("{\"Records\":\"x\"}", V_SERIALIZATION, "Expected list or null");
     expect("{\"StreamName\":[]}", V_SERIALIZATION, "Start of list found where not expected");

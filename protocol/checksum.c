@@ -294,3 +294,15 @@ size_t checksum_of(enum checksum_alg alg, const void *data, size_t n,
     checksum_update(&c, data, n);
     return checksum_final(&c, out);
 }
+
+void checksum_etag(const unsigned char md5[16], char out[CHECKSUM_ETAG_LEN + 1])
+{
+    static const char digits[] = "0123456789abcdef";
+    out[0] = '"';
+    for (int i = 0; i < 16; i++) {
+        out[1 + 2 * i] = digits[md5[i] >> 4];
+        out[2 + 2 * i] = digits[md5[i] & 15];
+    }
+    out[33] = '"';
+    out[34] = 0;
+}

@@ -24,6 +24,10 @@ int checksum_init(struct checksum *c, enum checksum_alg alg);
 void checksum_update(struct checksum *c, const void *data, size_t n);
 /* Writes the digest (4, 8, 20, 32 or 16 bytes) and releases c; returns its length. */
 size_t checksum_final(struct checksum *c, unsigned char out[CHECKSUM_MAX_DIGEST]);
+
+/* An S3 ETag: an MD5 digest as quoted lower-case hex ("<32 hex digits>"). */
+#define CHECKSUM_ETAG_LEN 34
+void checksum_etag(const unsigned char md5[16], char out[CHECKSUM_ETAG_LEN + 1]);
 /* Releases c without a digest (an aborted upload). */
 void checksum_abort(struct checksum *c);
 

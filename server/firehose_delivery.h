@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "protocol/checksum.h"
 #include "protocol/compress.h"
 #include "protocol/seqnum.h"
 #include "server/firehose_settings.h"
@@ -80,7 +81,7 @@ struct fh_ready {
     char bucket[64];
     char *key;
     struct db_extent ext;
-    char etag[40];
+    char etag[CHECKSUM_ETAG_LEN + 1];
     const char *content_encoding;
 };
 
@@ -139,6 +140,9 @@ int fh_deliver(struct fh_worker *wk);
 int fh_deliver_retry(struct fh_worker *wk);
 void fh_output_abort(struct fh_output *o);
 void fh_worker_error(struct fh_worker *wk, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The worker's pause (firehose_engine.c). */
+void fh_sleep_ms(unsigned ms);
 
 /* ---- transformation (firehose_transform.c) ---- */
 /* Moves the pending records to the outputs: through the Lambda hook when

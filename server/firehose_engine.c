@@ -25,7 +25,7 @@ static struct {
     unsigned n;
 } E = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
-static void sleep_ms(unsigned ms)
+void fh_sleep_ms(unsigned ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
@@ -57,7 +57,7 @@ static void step(struct fh_worker *wk)
         if (now >= wk->retry_at_ms)
             fh_deliver_retry(wk);
         else
-            sleep_ms(POLL_MS);
+            fh_sleep_ms(POLL_MS);
         return;
     }
     /* read no further than the buffer's size hint, so objects end near it */
@@ -77,7 +77,7 @@ static void step(struct fh_worker *wk)
     wk->buffered_bytes = wk->pending_bytes + wk->out_main.raw_bytes;
     pthread_mutex_unlock(&wk->lock);
     if (!deliver && n <= 0)
-        sleep_ms(POLL_MS);
+        fh_sleep_ms(POLL_MS);
 }
 
 static void worker_free(struct fh_worker *wk)

@@ -5,6 +5,7 @@
 #include "server/firehose_delivery.h"
 #include "server/config.h"
 #include "protocol/fh_prefix.h"
+#include "protocol/checksum.h"
 #include "protocol/uuid.h"
 
 #include <cjson/cJSON.h>
@@ -95,10 +96,7 @@ static int finish_output(struct fh_worker *wk, struct fh_output *o, struct fh_re
     gnutls_hash_deinit(o->md5, md5);
     o->md5 = NULL;
     memset(r, 0, sizeof *r);
-    r->etag[0] = '"';
-    for (int i = 0; i < 16; i++)
-        snprintf(r->etag + 1 + 2 * i, 3, "%02x", md5[i]);
-    strcat(r->etag, "\"");
+    checksum_etag(md5, r->etag);
     rc = db_blob_finish(o->bw, &r->ext);
     o->bw = NULL;
     if (rc != TP_OK)

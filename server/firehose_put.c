@@ -24,18 +24,30 @@ static int put_job(struct db_conn *w, void *ctx)
     return db_fh_records_append(w, j->fh_id, j->now, j->recs, j->n);
 }
 
-/* An opaque id shaped as AWS's (224 base64 characters): the record's row and
- * the stream's, then random bytes so ids of recreated streams never repeat. */
+/* Opaque ids shaped as AWS's (224 base64 characters): the record's row, the
+ * stream's id, then random bytes, drawn once per request, so that ids of a
+ * stream created again under the same name never repeat. */
 #define RECORD_ID_LEN 224
-static void record_id(int64_t fh_id, int64_t rec_id, char out[RECORD_ID_LEN + 1])
-{
+struct record_ids {
     unsigned char raw[RECORD_ID_LEN / 4 * 3];
-    for (int i = 0; i < 8; i++) {
-        raw[i] = (unsigned char)((uint64_t)rec_id >> (56 - 8 * i));
-        raw[8 + i] = (unsigned char)((uint64_t)fh_id >> (56 - 8 * i));
-    }
-    gnutls_rnd(GNUTLS_RND_NONCE, raw + 16, sizeof raw - 16);
-    out[base64_encode(raw, sizeof raw, out)] = 0;
+};
+
+static void put_be64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (56 - 8 * i));
+}
+
+static void record_ids_init(struct record_ids *ids, int64_t fh_id)
+{
+    put_be64(ids->raw + 8, (uint64_t)fh_id);
+    gnutls_rnd(GNUTLS_RND_NONCE, ids->raw + 16, sizeof ids->raw - 16);
+}
+
+static void record_id(struct record_ids *ids, int64_t rec_id, char out[RECORD_ID_LEN + 1])
+{
+    put_be64(ids->raw, (uint64_t)rec_id);
+    out[base64_encode(ids->raw, sizeof ids->raw, out)] = 0;
 }
 
 /* The stream must take direct puts: ACTIVE and DirectPut. */
@@ -80,7 +92,9 @@ int firehose_put_record(struct svc_ctx *c, const cJSON *in)
     rec.data = v_blob(cJSON_GetObjectItemCaseSensitive(in, "Record"), "Data", &rec.len);
     int rc = store(c, &f, &rec, 1);
     if (!rc) {
-        record_id(f.id, rec.id, id);
+        struct record_ids ids;
+        record_ids_init(&ids, f.id);
+        record_id(&ids, rec.id, id);
         jw_obj_begin(&c->out);
         jw_key(&c->out, "RecordId"); jw_str(&c->out, id);
         jw_key(&c->out, "Encrypted"); jw_bool(&c->out, encrypted(&f));
@@ -119,8 +133,10 @@ int firehose_put_record_batch(struct svc_ctx *c, const cJSON *in)
         jw_key(w, "Encrypted"); jw_bool(w, encrypted(&f));
         jw_key(w, "RequestResponses");
         jw_arr_begin(w);
+        struct record_ids ids;
+        record_ids_init(&ids, f.id);
         for (i = 0; i < n; i++) {
-            record_id(f.id, recs[i].id, id);
+            record_id(&ids, recs[i].id, id);
             jw_obj_begin(w);
             jw_key(w, "RecordId"); jw_str(w, id);
             jw_obj_end(w);

@@ -63,19 +63,6 @@ static int take(struct fh_worker *wk, struct fh_record *r, const void *data, siz
 
 /* ---- opening ---- */
 
-static void arn_parts(const char *arn, struct fh_source *s)
-{
-    const char *p = arn;
-    for (int i = 0; i < 3 && p; i++)
-        p = strchr(p, ':') ? strchr(p, ':') + 1 : NULL;
-    const char *end = p ? strchr(p, ':') : NULL;
-    const char *slash = end ? strchr(end, '/') : NULL;
-    if (!slash)
-        return;
-    snprintf(s->stream_region, sizeof s->stream_region, "%.*s", (int)(end - p), p);
-    snprintf(s->stream_name, sizeof s->stream_name, "%s", slash + 1);
-}
-
 int fh_source_open(struct fh_worker *wk, const struct db_fh *f)
 {
     struct fh_source *s = &wk->src;
@@ -88,9 +75,9 @@ int fh_source_open(struct fh_worker *wk, const struct db_fh *f)
     const cJSON *arn = cJSON_GetObjectItemCaseSensitive(k, "KinesisStreamARN");
     const cJSON *start = cJSON_GetObjectItemCaseSensitive(k, "DeliveryStartTimestamp");
     int rc = -1;
-    if (cJSON_IsString(arn) && cJSON_IsNumber(start)) {
+    if (cJSON_IsString(arn) && cJSON_IsNumber(start) &&
+        !kinesis_parse_arn(arn->valuestring, s->stream_region, sizeof s->stream_region, s->stream_name)) {
         snprintf(s->stream_arn, sizeof s->stream_arn, "%s", arn->valuestring);
-        arn_parts(arn->valuestring, s);
         s->start_ms = (uint64_t)(start->valuedouble * 1000.0 + 0.5);
         rc = 0;
     }

@@ -7,6 +7,7 @@
 #include "server/config.h"
 #include "server/firehose.h"
 #include "server/firehose_engine.h"
+#include "server/kinesis.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,18 +23,6 @@ static int present(const cJSON *in, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(in, name);
     return v && !cJSON_IsNull(v);
-}
-
-/* arn:aws:kinesis:REGION:ACCOUNT:stream/NAME → region, name (the rules
- * checked the shape). */
-static void kinesis_arn_parts(const char *arn, char region[32], char name[STREAM_NAME_MAX + 1])
-{
-    const char *p = arn;
-    for (int i = 0; i < 3; i++)
-        p = strchr(p, ':') + 1;
-    const char *end = strchr(p, ':');
-    snprintf(region, 32, "%.*s", (int)(end - p), p);
-    snprintf(name, STREAM_NAME_MAX + 1, "%s", strchr(end, '/') + 1);
 }
 
 static char *encryption_json(const cJSON *input, const char *status)
@@ -72,7 +61,8 @@ static int kinesis_source(struct svc_ctx *c, const cJSON *src, uint64_t now, cha
     const char *arn = v_str(src, "KinesisStreamARN");
     char region[32], name[STREAM_NAME_MAX + 1];
     struct db_stream s;
-    kinesis_arn_parts(arn, region, name);
+    if (kinesis_parse_arn(arn, region, sizeof region, name))
+        return reply_error(c, ERR_INVALID_ARGUMENT, "Invalid ARN: %s", arn);
     struct db_conn *db = db_reader_acquire();
     int rc = db_stream_get(db, region, name, now, &s);
     db_reader_release(db);

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define EVENT_MAX 6000000         /* Lambda's synchronous payload limit (6 MB) */
 #define EVENT_RECORD_OVERHEAD 400 /* JSON around one record's data, generously */
@@ -117,12 +116,6 @@ static char *event_json(struct fh_worker *wk, size_t from, size_t to, char (*ids
     return text;
 }
 
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Invokes the hook for pending[from, to) and routes the outcome. */
 static int transform_batch(struct fh_worker *wk, size_t from, size_t to)
 {
@@ -142,7 +135,7 @@ static int transform_batch(struct fh_worker *wk, size_t from, size_t to)
     const struct lambda_hook *hook = lambda_find(wk->cfg.lambda_arn);
     do {
         if (attempts)
-            sleep_ms(200 * attempts);
+            fh_sleep_ms(200 * attempts);
         attempts++;
         invoked = lambda_invoke(hook, event, len, &resp, &resp_len, &fail) == 0;
     } while (!invoked && fail.retryable && attempts <= wk->cfg.lambda_retries && !wk->stop);

@@ -8,6 +8,7 @@
  * (ResourceInUseException, BucketAlreadyOwnedByYou). Dataset objects are
  * written straight to storage. */
 #include "server/init.h"
+#include "protocol/checksum.h"
 #include "server/config.h"
 #include "server/lambda.h"
 #include "server/request.h"
@@ -234,10 +235,7 @@ static int put_object(int64_t bucket_id, const char *key, const unsigned char *d
     struct put_object ctx = {&o};
     struct db_extent ext;
     gnutls_hash_fast(GNUTLS_DIG_MD5, data, len, md5);
-    o.etag[0] = '"';
-    for (int i = 0; i < 16; i++)
-        snprintf(o.etag + 1 + 2 * i, 3, "%02x", md5[i]);
-    strcat(o.etag, "\"");
+    checksum_etag(md5, o.etag);
     struct db_blob_writer *bw = db_blob_begin();
     if (!bw)
         return -1;

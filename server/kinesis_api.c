@@ -127,8 +127,7 @@ int kinesis_not_found(struct svc_ctx *c, const char *name)
     return reply_error(c, ERR_RESOURCE_NOT_FOUND, "Stream %s under account %s not found.", name, g_cfg.account);
 }
 
-/* arn:aws:kinesis:REGION:ACCOUNT:stream/NAME → region and name. */
-static int parse_arn(const char *arn, char *region, size_t rlen, char name[STREAM_NAME_MAX + 1])
+int kinesis_parse_arn(const char *arn, char *region, size_t rlen, char name[STREAM_NAME_MAX + 1])
 {
     const char *p = arn;
     const char *field[6];
@@ -159,7 +158,7 @@ int kinesis_stream_name_or_reply(struct svc_ctx *c, const cJSON *in, char name[S
         ja = cJSON_GetObjectItemCaseSensitive(in, "ResourceARN");
     if (cJSON_IsString(ja)) {
         char region[32];
-        if (parse_arn(ja->valuestring, region, sizeof region, name))
+        if (kinesis_parse_arn(ja->valuestring, region, sizeof region, name))
             return reply_error(c, ERR_INVALID_ARGUMENT, "Invalid ARN: %s", ja->valuestring);
         if (cJSON_IsString(jn) && strcmp(jn->valuestring, name))
             return reply_error(c, ERR_INVALID_ARGUMENT,

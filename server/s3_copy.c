@@ -262,10 +262,7 @@ int s3_upload_part_copy(struct s3_req *q)
     hashing = 0;
     j.part.part_number = (unsigned)number;
     j.part.last_modified_ms = q->now_ms / 1000 * 1000;
-    j.part.etag[0] = '"';
-    for (int i = 0; i < 16; i++)
-        sprintf(j.part.etag + 1 + 2 * i, "%02x", digest[i]);
-    strcat(j.part.etag, "\"");
+    checksum_etag(digest, j.part.etag);
     struct db_extent ext;
     int frc = db_blob_finish_with(bw, part_link, &j, &ext);
     bw = NULL;

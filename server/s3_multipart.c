@@ -228,9 +228,7 @@ int s3_complete_multipart_upload(struct s3_req *q)
     }
     unsigned char digest[CHECKSUM_MAX_DIGEST];
     checksum_final(&md5s, digest);
-    j.o.etag[0] = '"';
-    for (int i = 0; i < 16; i++)
-        sprintf(j.o.etag + 1 + 2 * i, "%02x", digest[i]);
+    checksum_etag(digest, j.o.etag); /* then "-<parts>" inside the quotes */
     snprintf(j.o.etag + 33, sizeof j.o.etag - 33, "-%u\"", j.o.n_extents);
     if (has_ck) {
         size_t dl = checksum_final(&cks, digest);

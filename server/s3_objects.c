@@ -35,12 +35,6 @@ static void http_date(uint64_t ms, char out[40])
     strftime(out, 40, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
-static void hex(const unsigned char *d, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++)
-        sprintf(out + 2 * i, "%02x", d[i]);
-}
-
 /* ---- PutObject ---- */
 
 struct put {
@@ -233,9 +227,7 @@ static void put_finish(struct tp_stream *st, int complete, struct tp_response *r
     j.o.key = p->q.key;
     j.o.size = p->size;
     j.o.last_modified_ms = p->q.now_ms / 1000 * 1000; /* S3 keeps whole seconds */
-    j.o.etag[0] = '"';
-    hex(md5, 16, j.o.etag + 1);
-    strcat(j.o.etag, "\"");
+    checksum_etag(md5, j.o.etag);
     j.o.headers = p->part_number ? NULL : s3_stored_headers(&p->q);
     j.o.tags = p->tags;
     if (p->has_ck) {

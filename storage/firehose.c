@@ -231,20 +231,6 @@ int db_fh_records_delete(struct db_conn *w, int64_t fh_id, int64_t upto_id)
     return db_step_done(st);
 }
 
-int db_fh_records_stats(struct db_conn *c, int64_t fh_id, uint64_t *records, uint64_t *bytes)
-{
-    sqlite3_stmt *st = db_stmt(c, "SELECT count(*), coalesce(sum(length(data)), 0) FROM fh_records "
-                                  "WHERE stream_id=?");
-    sqlite3_bind_int64(st, 1, fh_id);
-    int rc = db_step_row(st);
-    if (rc == TP_OK) {
-        *records = (uint64_t)sqlite3_column_int64(st, 0);
-        *bytes = (uint64_t)sqlite3_column_int64(st, 1);
-    }
-    sqlite3_reset(st);
-    return rc;
-}
-
 /* ---- Kinesis-source checkpoints ---- */
 
 int db_fh_checkpoint_get(struct db_conn *c, int64_t fh_id, int64_t shard_id, uint64_t *next_seq)

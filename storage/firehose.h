@@ -69,8 +69,6 @@ int db_fh_records_read(struct db_conn *c, int64_t fh_id, int64_t after_id, size_
                        void *ctx);
 /* Deletes the buffered records with id <= upto_id (they were delivered). */
 int db_fh_records_delete(struct db_conn *w, int64_t fh_id, int64_t upto_id);
-/* Count and bytes of what is buffered. */
-int db_fh_records_stats(struct db_conn *c, int64_t fh_id, uint64_t *records, uint64_t *bytes);
 
 /* ---- Kinesis-source checkpoints ---- */
 

@@ -93,7 +93,7 @@ class InitFileTest(unittest.TestCase):
     def test_bad_files_stop_the_start(self):
         bad = os.path.join(self.tmp, "bad.json")
         cases = [
-            ('{"lambdas": {"f": "nope:x"}}', "--init"),
+            ('{"lambdas": {"f": "nope:x"}}', 'lambda f: unknown hook "nope:x"'),
             ('{"tables": []}', 'unexpected member "tables"'),
             ("[1, 2]", "not a JSON object"),
             ("{", "not valid JSON"),

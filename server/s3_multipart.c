@@ -59,8 +59,10 @@ int s3_create_multipart_upload(struct s3_req *q)
         return s3_error(q, S3_INVALID_REQUEST, "Checksum algorithm provided is unsupported.");
     gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof rnd);
     j.u.upload_id[base64_encode(rnd, sizeof rnd, j.u.upload_id)] = 0;
-    for (char *c = j.u.upload_id; *c; c++) /* URL-safe: it travels in query strings */
-        *c = *c == '+' ? '-' : *c == '/' ? '_' : *c;
+    /* URL-safe, as it travels in query strings, and never starting with '-',
+     * which the AWS CLI would take for an option (`--upload-id -abc…`) */
+    for (char *c = j.u.upload_id; *c; c++)
+        *c = *c == '+' ? '.' : *c == '/' ? '_' : *c;
     j.u.bucket_id = b.id;
     j.u.key = q->key;
     j.u.created_ms = q->now_ms;

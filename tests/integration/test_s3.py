@@ -179,6 +179,15 @@ class S3Boto3Test(ServerTestCase):
         sa = s3.list_objects_v2(Bucket="listing", StartAfter="dir0/file098", MaxKeys=3)
         self.assertEqual([o["Key"] for o in sa["Contents"]], ["dir0/file099", "dir1/file000", "dir1/file001"])
 
+    def test_upload_ids_are_safe_on_a_command_line(self):
+        """URL-safe, and never starting with '-': the AWS CLI takes `--upload-id -x…` for an option."""
+        s3 = self.s3
+        s3.create_bucket(Bucket="ids")
+        ids = [s3.create_multipart_upload(Bucket="ids", Key=f"k{i}")["UploadId"] for i in range(300)]
+        self.assertEqual(len(set(ids)), len(ids))
+        for uid in ids:
+            self.assertRegex(uid, r"^[A-Za-z0-9._][A-Za-z0-9._-]*$")
+
     def test_multipart(self):
         from boto3.s3.transfer import TransferConfig
         s3 = self.s3

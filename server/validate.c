@@ -168,7 +168,12 @@ static const char *check_type(cJSON *v, const struct v_rule *r, struct tcheck *t
 static const char *check_types(cJSON *obj, const struct v_rule *rules, struct tcheck *tc)
 {
     for (const struct v_rule *r = rules; r->name; r++) {
-        const char *e = check_type(cJSON_GetObjectItemCaseSensitive(obj, r->name), r, tc);
+        cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, r->name);
+        if (cJSON_IsNull(v)) { /* an explicit null is an absent member, as AWS reads it */
+            cJSON_DeleteItemFromObjectCaseSensitive(obj, r->name);
+            continue;
+        }
+        const char *e = check_type(v, r, tc);
         if (e)
             return e;
     }
@@ -373,7 +378,13 @@ static void check_member(const cJSON *v, const struct v_rule *r, const char *pat
                 snprintf(sub, sizeof sub, "%s.%d.member", path, i);
             else
                 snprintf(sub, sizeof sub, "%s.%s.member", path, c->string);
-            check_member(c, r->member, sub, es);
+            /* AWS's lists and maps are dense (none is @sparse in these
+             * models): a null element is refused whatever the member rule
+             * says, so no handler ever iterates over one. */
+            if (cJSON_IsNull(c))
+                fail(es, NULL, r->member, sub, "Member must not be null");
+            else
+                check_member(c, r->member, sub, es);
         }
     }
 }

@@ -90,6 +90,21 @@ int main(void)
            "{\"Data\":\"\",\"PartitionKey\":\"k\"}]}", V_VALIDATION,
            "1 validation error detected: Value '[Entry@1, Entry@1, Entry@1]' at 'records' failed to satisfy "
            "constraint: Member must have length less than or equal to 2");
+    /* a null list element is refused, whatever its member rule (AWS's lists are dense) */
+    expect("{\"Records\":[null]}", V_VALIDATION,
+           "1 validation error detected: Value null at 'records.1.member' failed to satisfy constraint: "
+           "Member must not be null");
+    expect("{\"Records\":[{\"Data\":\"\",\"PartitionKey\":\"k\"},null]}", V_VALIDATION,
+           "1 validation error detected: Value null at 'records.2.member' failed to satisfy constraint: "
+           "Member must not be null");
+    /* an explicit null member is an absent one: the handler never sees it */
+    {
+        cJSON *in = cJSON_Parse("{\"StreamName\":null,\"Records\":[{\"Data\":\"\",\"PartitionKey\":\"k\"}]}");
+        char *m;
+        CHECK(validate_request(in, RULES, 0, &m) == V_OK);
+        CHECK(!cJSON_HasObjectItem(in, "StreamName"));
+        cJSON_Delete(in);
+    }
     /* at most 10 errors are reported */
     char big[2048] = "{\"Records\":[";
     for (int i = 0; i < 12; i++)

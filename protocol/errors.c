@@ -74,6 +74,7 @@ static const struct tp_err_info ERRORS[ERR_COUNT] = {
     [S3_ENTITY_TOO_SMALL] = {"EntityTooSmall", 400, 0,
                              "Your proposed upload is smaller than the minimum allowed object size."},
     [S3_INVALID_TAG] = {"InvalidTag", 400, 0, "The TagValue you have provided is invalid"},
+    [S3_INVALID_URI] = {"InvalidURI", 400, 0, "Couldn't parse the specified URI."},
 };
 
 const struct tp_err_info *errors_info(enum tp_err e)

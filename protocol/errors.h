@@ -61,6 +61,7 @@ enum tp_err {
     S3_INVALID_PART_ORDER,
     S3_ENTITY_TOO_SMALL,
     S3_INVALID_TAG,
+    S3_INVALID_URI,
     ERR_COUNT
 };
 

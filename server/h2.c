@@ -46,7 +46,6 @@
 #define MAX_HEADER_BYTES (64 * 1024)
 #define RECV_CHUNK (64 * 1024)
 #define POLL_MS 100           /* how soon *stop is noticed */
-#define IDLE_MS (120 * 1000)  /* a connection with no traffic and no work is closed */
 #define DRAIN_MS (10 * 1000)  /* after GOAWAY, time left to in-flight streams */
 
 struct h2_conn;
@@ -85,6 +84,9 @@ struct h2_conn {
     struct h2_job *jobs;       /* every live job, so none leaks at teardown */
     unsigned running;          /* jobs at workers; connection thread only */
     int draining;
+    int64_t idle_ms;           /* with no traffic and no work this long, it is closed */
+    int64_t header_ms;         /* a header block may be in progress this long */
+    int64_t head_since_ms;     /* when the header block in progress began; 0: none */
     int64_t deadline_ms, last_io_ms;
     uint8_t buf[RECV_CHUNK];
 };
@@ -430,6 +432,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
 
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
+    c->head_since_ms = now_ms(); /* header blocks never interleave: one clock suffices */
     job = calloc(1, sizeof *job);
     if (job == NULL)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets just this stream */
@@ -538,6 +541,8 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
 
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
         return 0;
+    if (frame->hd.type == NGHTTP2_HEADERS)
+        c->head_since_ms = 0;
     job = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
     if (job == NULL || job->rejected)
         return 0;
@@ -646,7 +651,7 @@ static int read_some(struct h2_conn *c)
 static int should_drain(const struct h2_conn *c, int64_t now)
 {
     return __atomic_load_n(c->stop, __ATOMIC_RELAXED) ||
-           (c->running == 0 && now - c->last_io_ms > IDLE_MS);
+           (c->running == 0 && now - c->last_io_ms > c->idle_ms);
 }
 
 static void serve(struct h2_conn *c)
@@ -656,6 +661,8 @@ static void serve(struct h2_conn *c)
         struct pollfd pf[2];
         int64_t now = now_ms();
 
+        if (c->head_since_ms != 0 && now - c->head_since_ms > c->header_ms)
+            return; /* a header block trickled or left unfinished (slowloris) */
         if (!c->draining && should_drain(c, now))
             start_drain(c);
         if (c->draining && now > c->deadline_ms)
@@ -691,7 +698,7 @@ static void wait_workers(struct h2_conn *c)
     pthread_mutex_unlock(&c->mu);
 }
 
-static struct h2_conn *conn_new(int fd, const volatile int *stop)
+static struct h2_conn *conn_new(int fd, const volatile int *stop, const struct http_limits *lim)
 {
     struct h2_conn *c = calloc(1, sizeof *c);
     int flags = fcntl(fd, F_GETFL);
@@ -700,6 +707,8 @@ static struct h2_conn *conn_new(int fd, const volatile int *stop)
         return NULL;
     c->fd = fd;
     c->stop = stop;
+    c->idle_ms = (int64_t)lim->idle_timeout_s * 1000;
+    c->header_ms = lim->header_timeout_ms;
     c->last_io_ms = now_ms();
     if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
         pipe2(c->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
@@ -726,9 +735,9 @@ static void conn_free(struct h2_conn *c)
     free(c);
 }
 
-void h2_serve_connection(int fd, const volatile int *stop)
+void h2_serve_connection(int fd, const volatile int *stop, const struct http_limits *lim)
 {
-    struct h2_conn *c = conn_new(fd, stop);
+    struct h2_conn *c = conn_new(fd, stop, lim);
 
     if (c != NULL) {
         if (new_session(c) == 0)

@@ -2,8 +2,12 @@
 #ifndef TP_H2_H
 #define TP_H2_H
 
-/* Serves one connection until the peer closes it or stop is set; closes fd.
- * Blocks: run it on its own thread. */
-void h2_serve_connection(int fd, const volatile int *stop);
+#include "server/http.h"
+
+/* Serves one connection until the peer closes it, stop is set, it is idle
+ * (no traffic, no request at work) for lim's idle timeout, or a header block
+ * stays unfinished past its header timeout; closes fd. Blocks: run it on its
+ * own thread. */
+void h2_serve_connection(int fd, const volatile int *stop, const struct http_limits *lim);
 
 #endif

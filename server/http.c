@@ -49,8 +49,7 @@
 
 #define H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define H2_PREFACE_LEN 24
-#define CLASSIFY_MS (60 * 1000)      /* a client silent this long after connecting is dropped */
-#define IDLE_SECONDS 120u            /* libmicrohttpd's timeout for an idle connection */
+#define HEAD_PEEK ((size_t)16 * 1024) /* a first head this long goes to MHD unread (it answers 431 if need be) */
 #define DRAIN_MS (10 * 1000)         /* on stop, how long in-flight HTTP/1.1 requests may take */
 #define MHD_POOL_BYTES ((size_t)128 * 1024) /* per connection: headers plus read buffer */
 #define SOURCE_BLOCK ((size_t)64 * 1024)   /* bytes pulled from a tp_source at a time */
@@ -63,6 +62,7 @@
                    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_POLL)
 
 struct http_server {
+    struct http_limits lim;
     int listen_fd;
     int port;
     int wake[2];            /* one byte written by stop, never read: wakes every poll */
@@ -72,6 +72,7 @@ struct http_server {
     pthread_mutex_t mu;
     pthread_cond_t cond;    /* signalled when threads or inflight drop */
     unsigned threads;       /* connection threads: classifying or serving HTTP/2 */
+    unsigned h1_conns;      /* connections libmicrohttpd holds (its own notifications) */
     unsigned inflight;      /* HTTP/1.1 requests between their headers and completion */
 };
 
@@ -446,17 +447,36 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 
 /* ---- accepting and classifying connections ---- */
 
-/* Waits for the first bytes and compares them with the HTTP/2 preface. Only
- * bytes that could start the preface ("PRI ...") make it wait for more. */
+/* What the first bytes, peeked (n of them), say: the HTTP/2 preface, an
+ * HTTP/1.1 head complete (or too long to wait for), or not yet known. */
+static enum conn_kind peeked_kind(const char *buf, size_t n, int *known)
+{
+    *known = 1;
+    if (memcmp(buf, H2_PREFACE, n < H2_PREFACE_LEN ? n : H2_PREFACE_LEN) == 0) {
+        *known = n >= H2_PREFACE_LEN;
+        return CONN_HTTP2;
+    }
+    if (n < HEAD_PEEK && !memmem(buf, n, "\r\n\r\n", 4))
+        *known = 0;
+    return CONN_HTTP1;
+}
+
+/* Waits, peeking without consuming, for the HTTP/2 preface or for the whole
+ * head of the first HTTP/1.1 request, within the header timeout: a client
+ * that trickles a partial head (slowloris) is dropped here and never holds a
+ * libmicrohttpd connection. Unread bytes keep poll() ready, so while waiting
+ * for more the thread pauses (backing off, still waking on stop). */
 static enum conn_kind classify(struct http_server *srv, int fd)
 {
-    char buf[H2_PREFACE_LEN];
-    int64_t deadline = now_ms() + CLASSIFY_MS;
+    char buf[HEAD_PEEK];
+    int64_t deadline = now_ms() + (int64_t)srv->lim.header_timeout_ms;
     struct pollfd pf[2] = {{fd, POLLIN, 0}, {srv->wake[0], POLLIN, 0}};
+    int pause_ms = 5;
 
     for (;;) {
         int64_t left = deadline - now_ms();
         ssize_t n;
+        int known;
 
         if (left <= 0 || (poll(pf, 2, (int)left) < 0 && errno != EINTR) || pf[1].revents)
             return CONN_CLOSE;
@@ -467,14 +487,31 @@ static enum conn_kind classify(struct http_server *srv, int fd)
             continue;
         if (n <= 0)
             return CONN_CLOSE;
-        if (memcmp(buf, H2_PREFACE, (size_t)n) != 0)
-            return CONN_HTTP1;
-        if (n == H2_PREFACE_LEN)
-            return CONN_HTTP2;
-        /* A prefix of the preface: poll would report the same bytes again at
-         * once, so pause briefly (still waking on stop) for the rest. */
-        poll(&pf[1], 1, 10);
+        enum conn_kind kind = peeked_kind(buf, (size_t)n, &known);
+        if (known)
+            return kind;
+        poll(&pf[1], 1, pause_ms);
+        if (pause_ms < 200)
+            pause_ms *= 2;
     }
+}
+
+/* libmicrohttpd's word on the connections it holds: the count the accept
+ * gate adds to the connection threads. */
+static void on_connection(void *cls, struct MHD_Connection *con, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct http_server *srv = cls;
+
+    (void)con;
+    (void)socket_context;
+    pthread_mutex_lock(&srv->mu);
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        srv->h1_conns++;
+    else if (srv->h1_conns > 0)
+        srv->h1_conns--;
+    pthread_cond_broadcast(&srv->cond);
+    pthread_mutex_unlock(&srv->mu);
 }
 
 static void thread_done(struct http_server *srv)
@@ -492,7 +529,7 @@ static void *connection_main(void *arg)
 
     switch (classify(srv, a->fd)) {
     case CONN_HTTP2:
-        h2_serve_connection(a->fd, &srv->stop);
+        h2_serve_connection(a->fd, &srv->stop, &srv->lim);
         break;
     case CONN_HTTP1:
         /* MHD owns the socket from here, and closes it even on failure. */
@@ -534,7 +571,26 @@ int http_server_adopt(struct http_server *srv, int fd, const struct sockaddr *pe
     return 0;
 }
 
-void http_accept_loop(int listen_fd, int wake_fd, http_accept_fn on_accept, void *ctx)
+/* Waits until srv serves fewer than max_connections connections: 0, or -1
+ * when wake_fd becomes readable first. Connections beyond the limit wait in
+ * the kernel's listen backlog instead of being reset. */
+static int wait_for_room(struct http_server *srv, int wake_fd)
+{
+    struct pollfd pf = {wake_fd, POLLIN, 0};
+
+    for (;;) {
+        pthread_mutex_lock(&srv->mu);
+        int room = srv->threads + srv->h1_conns < srv->lim.max_connections;
+        pthread_mutex_unlock(&srv->mu);
+        if (room)
+            return 0;
+        if (poll(&pf, 1, 20) > 0)
+            return -1;
+    }
+}
+
+void http_accept_loop(struct http_server *srv, int listen_fd, int wake_fd, http_accept_fn on_accept,
+                      void *ctx)
 {
     struct pollfd pf[2] = {{listen_fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
 
@@ -543,6 +599,8 @@ void http_accept_loop(int listen_fd, int wake_fd, http_accept_fn on_accept, void
         socklen_t addrlen = sizeof addr;
         int fd;
 
+        if (wait_for_room(srv, wake_fd))
+            break;
         if (poll(pf, 2, -1) < 0) {
             if (errno == EINTR)
                 continue;
@@ -573,7 +631,7 @@ static void *accept_main(void *arg)
 {
     struct http_server *srv = arg;
 
-    http_accept_loop(srv->listen_fd, srv->wake[0], accept_tcp, srv);
+    http_accept_loop(srv, srv->listen_fd, srv->wake[0], accept_tcp, srv);
     return NULL;
 }
 
@@ -640,7 +698,8 @@ static void server_free(struct http_server *srv)
     free(srv);
 }
 
-struct http_server *http_server_start(const char *host, int port, char *err, size_t errlen)
+struct http_server *http_server_start(const char *host, int port, const struct http_limits *lim, char *err,
+                                      size_t errlen)
 {
     struct http_server *srv = calloc(1, sizeof *srv);
     pthread_condattr_t ca;
@@ -650,6 +709,7 @@ struct http_server *http_server_start(const char *host, int port, char *err, siz
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    srv->lim = *lim;
     srv->listen_fd = srv->wake[0] = srv->wake[1] = -1;
     pthread_mutex_init(&srv->mu, NULL);
     /* Stop waits with a deadline: measure it on the monotonic clock. */
@@ -664,10 +724,15 @@ struct http_server *http_server_start(const char *host, int port, char *err, siz
     srv->listen_fd = http_listen(host, port, &srv->port, err, errlen);
     if (srv->listen_fd < 0)
         goto out;
+    /* libmicrohttpd's own limit (FD_SETSIZE - 4 by default) is never the one
+     * reached: at it, 0.9.75 wedged for good. The accept gate keeps below
+     * max_connections; the margin covers hand-offs not yet notified. */
     srv->mhd = MHD_start_daemon(MHD_FLAGS, 0, NULL, NULL, on_request, srv,
                                 MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-                                MHD_OPTION_CONNECTION_TIMEOUT, IDLE_SECONDS,
+                                MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+                                MHD_OPTION_CONNECTION_LIMIT, (unsigned)(2 * lim->max_connections + 64),
+                                MHD_OPTION_CONNECTION_TIMEOUT, lim->idle_timeout_s,
                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, MHD_POOL_BYTES,
                                 MHD_OPTION_END);
     if (srv->mhd == NULL) {

@@ -17,9 +17,12 @@
 #include "storage/streams.h"
 
 
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +96,10 @@ static const char USAGE[] =
     "  --trips N              trips in the workshop dataset (default 150000, at least 100000)\n"
     "  --imds-port N          also serve EC2 instance metadata (region, role credentials) on port N\n"
     "                         (0 picks a free one); point AWS_EC2_METADATA_SERVICE_ENDPOINT at it\n"
+    "  --max-connections N    connections served at once (default 2048); more wait to be accepted\n"
+    "  --idle-timeout S       close a connection idle this many seconds (default 120)\n"
+    "  --header-timeout S     a new connection must send its first request head within S seconds\n"
+    "                         (default 30)\n"
     "\n"
     "  tidepool --help | --version\n";
 
@@ -116,10 +123,15 @@ static int parse_uint(const char *s, unsigned max, unsigned *out)
     return 0;
 }
 
+/* Connection limits and timeouts of the HTTP fronts (--max-connections,
+ * --idle-timeout, --header-timeout). */
+static struct http_limits g_limits = {.max_connections = 2048, .idle_timeout_s = 120, .header_timeout_ms = 30000};
+
 static int parse_serve(int argc, char **argv)
 {
     enum { O_HOST = 1, O_PORT, O_DATA, O_MEM, O_REGION, O_ACCOUNT, O_LOG, O_DELAY, O_SHARDS, O_S3_DOMAIN,
-           O_LAMBDA, O_LAMBDA_TIMEOUT, O_INIT, O_PRESET, O_TRIPS, O_IMDS_PORT, O_TLS_PORT };
+           O_LAMBDA, O_LAMBDA_TIMEOUT, O_INIT, O_PRESET, O_TRIPS, O_IMDS_PORT, O_TLS_PORT, O_MAX_CONN,
+           O_IDLE, O_HEAD_TIMEOUT };
     static const struct option OPTS[] = {
         {"host", required_argument, NULL, O_HOST}, {"port", required_argument, NULL, O_PORT},
         {"data", required_argument, NULL, O_DATA}, {"in-memory", no_argument, NULL, O_MEM},
@@ -129,7 +141,8 @@ static int parse_serve(int argc, char **argv)
         {"lambda", required_argument, NULL, O_LAMBDA}, {"lambda-timeout-ms", required_argument, NULL, O_LAMBDA_TIMEOUT},
         {"init", required_argument, NULL, O_INIT}, {"preset", required_argument, NULL, O_PRESET},
         {"trips", required_argument, NULL, O_TRIPS}, {"imds-port", required_argument, NULL, O_IMDS_PORT},
-        {"tls-port", required_argument, NULL, O_TLS_PORT},
+        {"tls-port", required_argument, NULL, O_TLS_PORT}, {"max-connections", required_argument, NULL, O_MAX_CONN},
+        {"idle-timeout", required_argument, NULL, O_IDLE}, {"header-timeout", required_argument, NULL, O_HEAD_TIMEOUT},
         {"help", no_argument, NULL, 'h'}, {0}};
     char err[512];
     const char *preset = NULL;
@@ -205,6 +218,19 @@ static int parse_serve(int argc, char **argv)
                 goto bad;
             g_cfg.tls_port = (int)u;
             break;
+        case O_MAX_CONN:
+            if (parse_uint(optarg, 1000000, &g_limits.max_connections) || !g_limits.max_connections)
+                goto bad;
+            break;
+        case O_IDLE:
+            if (parse_uint(optarg, 86400, &g_limits.idle_timeout_s) || !g_limits.idle_timeout_s)
+                goto bad;
+            break;
+        case O_HEAD_TIMEOUT:
+            if (parse_uint(optarg, 3600, &u) || !u)
+                goto bad;
+            g_limits.header_timeout_ms = u * 1000u;
+            break;
         case 'h': fputs(USAGE, stdout); exit(0);
         default: goto usage;
         }
@@ -248,10 +274,66 @@ static struct tls_server *start_tls(struct http_server *srv, struct tls_ca **ca,
     return tls;
 }
 
+/* Each connection costs up to three descriptors (socket, an HTTP/2 wake-up
+ * pipe; a TLS one a socket pair): the soft limit is raised to fit
+ * max_connections, or max_connections lowered to fit the hard limit. */
+#define FDS_PER_CONNECTION 3
+#define FDS_SPARE 256 /* database, blobs, listeners, hooks */
+
+static void fit_descriptor_limit(struct http_limits *lim)
+{
+    struct rlimit rl;
+    rlim_t need = (rlim_t)lim->max_connections * FDS_PER_CONNECTION + FDS_SPARE;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < need) {
+        unsigned fit = rl.rlim_cur > FDS_SPARE + FDS_PER_CONNECTION
+                           ? (unsigned)((rl.rlim_cur - FDS_SPARE) / FDS_PER_CONNECTION) : 1;
+        log_msg(LOG_WARN, "open-files limit %llu: serving at most %u connections, not %u",
+                (unsigned long long)rl.rlim_cur, fit, lim->max_connections);
+        lim->max_connections = fit;
+    }
+}
+
+/* Stopping waits for in-flight work (bounded in the fronts), but nothing may
+ * keep SIGTERM from ending the process: a second signal, or this long after
+ * the first, exits at once. Acknowledged writes are committed already. */
+#define STOP_GRACE_S 20
+
+static void *stop_guard(void *arg)
+{
+    const sigset_t *sigs = arg;
+    struct timespec now, end, left;
+    int sig = -1;
+
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += STOP_GRACE_S;
+    do { /* interrupted waits (sanitizer runtimes signal threads) resume */
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        left.tv_sec = end.tv_sec - now.tv_sec;
+        left.tv_nsec = end.tv_nsec - now.tv_nsec;
+        if (left.tv_nsec < 0) {
+            left.tv_sec--;
+            left.tv_nsec += 1000000000L;
+        }
+        if (left.tv_sec < 0)
+            break;
+        sig = sigtimedwait(sigs, NULL, &left);
+    } while (sig < 0 && errno == EINTR);
+
+    log_msg(LOG_ERROR, "%s: exiting without a clean stop", sig > 0 ? "second signal" : "stop took too long");
+    _exit(1);
+    return NULL;
+}
+
 static int serve(void)
 {
     char err[512];
-    sigset_t sigs;
+    static sigset_t sigs; /* stop_guard keeps reading it */
     int sig;
 
     /* block the stop signals in every thread; this one waits for them */
@@ -278,7 +360,8 @@ static int serve(void)
         db_close();
         return 1;
     }
-    struct http_server *srv = http_server_start(g_cfg.host, g_cfg.port, err, sizeof err);
+    fit_descriptor_limit(&g_limits);
+    struct http_server *srv = http_server_start(g_cfg.host, g_cfg.port, &g_limits, err, sizeof err);
     if (!srv) {
         fprintf(stderr, "tidepool: %s\n", err);
         firehose_engine_stop();
@@ -314,6 +397,9 @@ static int serve(void)
 
     sigwait(&sigs, &sig);
     log_msg(LOG_INFO, "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    pthread_t guard;
+    if (pthread_create(&guard, NULL, stop_guard, &sigs) == 0)
+        pthread_detach(guard);
     imds_stop(imds);
     tls_server_quiesce(tls); /* nothing new reaches srv: it can stop */
     http_server_stop(srv);

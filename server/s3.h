@@ -58,6 +58,10 @@ int s3_bucket_or_reply(struct s3_req *q, struct db_bucket *b);
 int s3_bucket_name_valid(const char *name);
 /* URL-encodes s for encoding-type=url listings (unreserved and '/' kept). */
 char *s3_url_encode(const char *s);
+/* %XX-decodes n chars of s ('+' into ' ' when plus); a malformed escape stays
+ * as it is. NULL when out of memory. Sets *bad (never clears it) when the
+ * result is no name AWS takes: a NUL byte or ill-formed UTF-8. */
+char *s3_url_decode(const char *s, size_t n, int plus, int *bad);
 
 /* RFC 7232 conditions (If-Match, If-None-Match, If-Modified-Since,
  * If-Unmodified-Since; with prefix "x-amz-copy-source-" those of a copy's

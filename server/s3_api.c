@@ -4,6 +4,7 @@
 #define _GNU_SOURCE /* vasprintf */
 #include "server/s3.h"
 #include "server/config.h"
+#include "protocol/utf8.h"
 #include "storage/db.h"
 
 #include <ctype.h>
@@ -22,9 +23,7 @@ static int hexval(int c)
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
-/* %XX-decodes n chars of s (and '+' into ' ' when plus); a malformed escape
- * stays as it is. */
-static char *url_decode(const char *s, size_t n, int plus)
+char *s3_url_decode(const char *s, size_t n, int plus, int *bad)
 {
     char *out = malloc(n + 1), *o = out;
     if (!out)
@@ -39,6 +38,10 @@ static char *url_decode(const char *s, size_t n, int plus)
         }
     }
     *o = 0;
+    /* AWS refuses such names (400 InvalidURI); kept, a NUL would cut the
+     * name short and bad UTF-8 would make listings invalid XML */
+    if (memchr(out, 0, (size_t)(o - out)) || !utf8_valid(out, (size_t)(o - out)))
+        *bad = 1;
     return out;
 }
 
@@ -96,7 +99,7 @@ static char *host_bucket(const char *host)
     return NULL;
 }
 
-static int parse_query(struct s3_req *q, const char *query)
+static int parse_query(struct s3_req *q, const char *query, int *bad)
 {
     size_t n = 0;
     for (const char *p = query; *p; p++)
@@ -109,8 +112,8 @@ static int parse_query(struct s3_req *q, const char *query)
         const char *eq = memchr(p, '=', len);
         if (len) {
             struct s3_param *pp = &q->params[q->n_params++];
-            pp->name = url_decode(p, eq ? (size_t)(eq - p) : len, 1);
-            pp->value = eq ? url_decode(eq + 1, len - (size_t)(eq + 1 - p), 1) : strdup("");
+            pp->name = s3_url_decode(p, eq ? (size_t)(eq - p) : len, 1, bad);
+            pp->value = eq ? s3_url_decode(eq + 1, len - (size_t)(eq + 1 - p), 1, bad) : strdup("");
             if (!pp->name || !pp->value)
                 return -1;
         }
@@ -191,7 +194,8 @@ int s3_parse(struct s3_req *q, const struct tp_request *rq, struct tp_response *
         if (!q->headers[i].name || !q->headers[i].value)
             goto oom;
     }
-    if (parse_query(q, rq->query ? rq->query : ""))
+    int bad = 0;
+    if (parse_query(q, rq->query ? rq->query : "", &bad))
         goto oom;
     q->body = rq->body;
     q->body_len = rq->body_len;
@@ -202,13 +206,19 @@ int s3_parse(struct s3_req *q, const struct tp_request *rq, struct tp_response *
     q->bucket = host ? host_bucket(host) : NULL;
     if (!q->bucket && *path) {
         size_t n = strcspn(path, "/");
-        q->bucket = url_decode(path, n, 0);
+        q->bucket = s3_url_decode(path, n, 0, &bad);
         path += n + (path[n] == '/');
         if (!q->bucket)
             goto oom;
     }
-    if (q->bucket && *path && !(q->key = url_decode(path, strlen(path), 0)))
+    if (q->bucket && *path && !(q->key = s3_url_decode(path, strlen(path), 0, &bad)))
         goto oom;
+    if (bad) { /* and no <Resource> that would repeat the undecodable name */
+        free(q->bucket);
+        free(q->key);
+        q->bucket = q->key = NULL;
+        return s3_error(q, S3_INVALID_URI, NULL);
+    }
     if (presign_expired(q))
         return s3_error(q, S3_ACCESS_DENIED, "Request has expired");
     return 0;

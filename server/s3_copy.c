@@ -26,24 +26,10 @@ static int copy_source(struct s3_req *q, char **bucket, char **key)
     const char *slash = memchr(src, '/', n);
     if (!slash || slash == src || slash + 1 == src + n)
         return -1;
+    int bad = 0; /* '+' stays '+' in a path */
     *bucket = strndup(src, (size_t)(slash - src));
-    char *raw = strndup(slash + 1, n - (size_t)(slash + 1 - src));
-    *key = raw ? malloc(strlen(raw) + 1) : NULL;
-    if (*key) { /* %XX-decode; '+' stays '+' in a path */
-        char *o = *key;
-        for (const char *p = raw; *p; p++) {
-            unsigned v;
-            if (*p == '%' && p[1] && p[2] && sscanf(p + 1, "%2x", &v) == 1) {
-                *o++ = (char)v;
-                p += 2;
-            } else {
-                *o++ = *p;
-            }
-        }
-        *o = 0;
-    }
-    free(raw);
-    return *bucket && *key ? 0 : -1;
+    *key = s3_url_decode(slash + 1, n - (size_t)(slash + 1 - src), 0, &bad);
+    return *bucket && *key && !bad ? 0 : -1;
 }
 
 struct copy_job {

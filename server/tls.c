@@ -490,7 +490,7 @@ static void *accept_main(void *arg)
 {
     struct tls_server *tls = arg;
 
-    http_accept_loop(tls->listen_fd, tls->wake[0], on_accept, tls);
+    http_accept_loop(tls->srv, tls->listen_fd, tls->wake[0], on_accept, tls);
     return NULL;
 }
 

@@ -73,11 +73,12 @@ class SigV4:
     def sign(self, sts):
         return hmac.new(self.key, sts.encode(), hashlib.sha256).hexdigest()
 
-    def authorization(self, method, path, headers, payload_hash):
-        """headers: dict of the headers to sign (names any case). Returns (Authorization, seed sig)."""
+    def authorization(self, method, path, headers, payload_hash, query=""):
+        """headers: dict of the headers to sign (names any case); query: canonical already.
+        Returns (Authorization, seed sig)."""
         canon = sorted((k.lower(), " ".join(str(v).split())) for k, v in headers.items())
         signed = ";".join(k for k, _ in canon)
-        creq = "\n".join([method, path, "", "".join(f"{k}:{v}\n" for k, v in canon), signed, payload_hash])
+        creq = "\n".join([method, path, query, "".join(f"{k}:{v}\n" for k, v in canon), signed, payload_hash])
         sts = "\n".join(["AWS4-HMAC-SHA256", self.amz_date, self.scope, sha256_hex(creq.encode())])
         sig = self.sign(sts)
         return f"AWS4-HMAC-SHA256 Credential={AKID}/{self.scope}, SignedHeaders={signed}, Signature={sig}", sig
@@ -213,6 +214,43 @@ class S3WireTest(ServerTestCase):
 
     def get_bytes(self, key, bucket=None):
         return self.s3.get_object(Bucket=bucket or self.BUCKET, Key=key)["Body"].read()
+
+    def signed_raw(self, method, path, body=b"", query=""):
+        """A SigV4-signed request for a raw (already percent-encoded) path and query."""
+        headers = {"Host": f"127.0.0.1:{self.server.port}", "x-amz-date": None,
+                   "x-amz-content-sha256": sha256_hex(body)}
+        signer = SigV4()
+        headers["x-amz-date"] = signer.amz_date
+        headers["Authorization"], _ = signer.authorization(method, path, headers, sha256_hex(body), query)
+        return self.server.raw(method, path + ("?" + query if query else ""), body=body, headers=headers)
+
+    # ---- names AWS refuses -------------------------------------------------------------------
+    def test_key_with_nul_is_refused_not_cut(self):
+        # Once stored as "nul", overwriting it: the decoded key was cut at the NUL.
+        self.s3.put_object(Bucket=self.BUCKET, Key="nul", Body=b"keep me")
+        for raw in ("nul%00tail", "nul%00", "%00"):
+            r = self.signed_raw("PUT", self.path(raw), b"overwrite?")
+            self.assertS3Error(r, 400, "InvalidURI", "Couldn't parse the specified URI.")
+            r = self.signed_raw("GET", self.path(raw))
+            self.assertS3Error(r, 400, "InvalidURI")
+        self.assertEqual(self.get_bytes("nul"), b"keep me")
+        self.assertHealthy()
+
+    def test_key_not_utf8_is_refused(self):
+        for raw in ("h%FF", "bad%C3", "%ED%A0%80surrogate", "%C0%80overlong"):
+            r = self.signed_raw("PUT", self.path(raw), b"x")
+            self.assertS3Error(r, 400, "InvalidURI", "Couldn't parse the specified URI.")
+        r = self.signed_raw("GET", f"/{self.BUCKET}", query="prefix=h%FF")
+        self.assertS3Error(r, 400, "InvalidURI")
+        # a listing stays valid XML: nothing undecodable was stored
+        r = self.signed_raw("GET", f"/{self.BUCKET}")
+        self.assertEqual(r.status, 200, r)
+        ET.fromstring(r.body)
+        # well-formed UTF-8 keys are fine, of course
+        r = self.signed_raw("PUT", self.path("caf%C3%A9-%F0%9F%8C%8A"), b"ok")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.get_bytes("caf\u00e9-\U0001F30A"), b"ok")
+        self.assertHealthy()
 
     # ---- presigned URLs through curl --------------------------------------------------------
     # boto3's generate_presigned_url makes SigV2 query URLs (AWSAccessKeyId/Signature/Expires) for

@@ -38,10 +38,18 @@
 #include <unistd.h>
 
 #define MAX_STREAMS 100
-/* Large windows so a 10+ MiB upload streams without waiting for WINDOW_UPDATEs;
- * nghttp2 consumes data as it is handed to us and refreshes them itself. */
-#define STREAM_WINDOW (16 * 1024 * 1024)
+/* Flow control bounds what a connection makes us buffer. The connection
+ * window is refreshed as data arrives (it must never block one stream behind
+ * another's unfinished body); each stream's window only as its bytes are
+ * consumed: at once for a streamed upload, and for a buffered body while the
+ * connection holds under CONN_BUFFER_CAP and the process under
+ * TP_MAX_BUFFERED. Past either, one stream per connection (the leader) still
+ * gets window, so some body always completes and frees room; the others wait
+ * with what their window let them send. Worst case per connection:
+ * CONN_BUFFER_CAP + a leader's TP_MAX_BODY + MAX_STREAMS * STREAM_WINDOW. */
+#define STREAM_WINDOW (1024 * 1024)
 #define CONN_WINDOW (32 * 1024 * 1024)
+#define CONN_BUFFER_CAP ((size_t)64 * 1024 * 1024)
 #define MAX_HEADERS 128
 #define MAX_HEADER_BYTES (64 * 1024)
 #define RECV_CHUNK (64 * 1024)
@@ -65,6 +73,8 @@ struct h2_job {
     struct tp_body body;
     struct tp_stream *stream; /* a streamed body's consumer, until finish() */
     int complete;          /* finish()'s argument */
+    size_t buffered;       /* body bytes counted in conn->buffered */
+    size_t deferred;       /* body bytes whose stream window is not yet given back */
     int rejected;          /* answered early (413): later frames are ignored */
     int head;
     struct tp_response rs;
@@ -82,6 +92,9 @@ struct h2_conn {
     pthread_cond_t cond;       /* signalled with each finished job */
     struct h2_job *done;       /* under mu */
     struct h2_job *jobs;       /* every live job, so none leaks at teardown */
+    struct h2_job *leader;     /* the one buffered body that gets window past the caps */
+    size_t buffered;           /* buffered body bytes of jobs not yet dispatched */
+    size_t deferred;           /* sum of the jobs' deferred bytes */
     unsigned running;          /* jobs at workers; connection thread only */
     int draining;
     int64_t idle_ms;           /* with no traffic and no work this long, it is closed */
@@ -110,10 +123,69 @@ static void abandon_stream(struct h2_job *job)
     response_free(&rs);
 }
 
+/* ---- flow control of request bodies (see STREAM_WINDOW) ---- */
+
+static int over_budget(const struct h2_conn *c)
+{
+    return c->buffered > CONN_BUFFER_CAP || body_budget_exhausted();
+}
+
+static void give_window(struct h2_conn *c, struct h2_job *job, size_t n)
+{
+    if (n > 0) /* a stream already closed has no window left to give */
+        (void)nghttp2_session_consume_stream(c->session, job->stream_id, n);
+}
+
+/* A buffered body's bytes arrived; the connection window is refreshed now. */
+static void account_body(struct h2_conn *c, struct h2_job *job, size_t n)
+{
+    job->buffered += n;
+    c->buffered += n;
+    (void)nghttp2_session_consume_connection(c->session, n);
+    if (over_budget(c) && c->leader != NULL && c->leader != job) {
+        job->deferred += n;
+        c->deferred += n;
+        return;
+    }
+    if (over_budget(c))
+        c->leader = job;
+    give_window(c, job, n);
+}
+
+/* The job receives no more body (dispatched, refused or gone): its bytes
+ * leave the connection's count. */
+static void release_body(struct h2_conn *c, struct h2_job *job)
+{
+    c->buffered -= job->buffered;
+    c->deferred -= job->deferred;
+    job->buffered = job->deferred = 0;
+    if (c->leader == job)
+        c->leader = NULL;
+}
+
+/* Gives deferred streams their window back while there is room, or to a new
+ * leader when there is none. */
+static void release_deferred(struct h2_conn *c)
+{
+    for (struct h2_job *j = c->jobs; j != NULL && c->deferred > 0; j = j->next) {
+        if (j->deferred == 0)
+            continue;
+        if (over_budget(c)) {
+            if (c->leader != NULL)
+                return;
+            c->leader = j;
+        }
+        give_window(c, j, j->deferred);
+        c->deferred -= j->deferred;
+        j->deferred = 0;
+    }
+}
+
 static void free_job(struct h2_job *job)
 {
     struct h2_conn *c = job->conn;
 
+    release_body(c, job);
     if (job->stream != NULL)
         abandon_stream(job);
     if (job->prev != NULL)
@@ -248,6 +320,8 @@ static void dispatch(struct h2_conn *c, struct h2_job *job, int complete)
     pthread_t t;
 
     job->complete = complete;
+    release_body(c, job);
+    release_deferred(c);
     nghttp2_session_set_stream_user_data(c->session, job->stream_id, NULL);
     c->running++;
     /* Without a thread the handler runs here: slower, but still correct. */
@@ -365,13 +439,15 @@ static int submit_response(struct h2_conn *c, struct h2_job *job)
                                    job->head || body_length(job) == 0 ? NULL : &prd);
 }
 
-/* Answers 413 while the body is still arriving and forgets what was buffered;
- * on_frame_send then tells the peer to stop sending. */
-static void reject_too_large(struct h2_conn *c, struct h2_job *job)
+/* Answers (413, 503) while the body is still arriving and forgets what was
+ * buffered; on_frame_send then tells the peer to stop sending. */
+static void reject(struct h2_conn *c, struct h2_job *job, int status)
 {
     job->rejected = 1;
+    release_body(c, job);
+    release_deferred(c);
     drop_request(job);
-    job->rs.status = 413;
+    job->rs.status = status;
     if (submit_response(c, job) != 0)
         nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, job->stream_id,
                                   NGHTTP2_INTERNAL_ERROR);
@@ -489,20 +565,25 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
     struct h2_job *job = nghttp2_session_get_stream_user_data(session, stream_id);
 
     (void)flags;
-    if (job == NULL || job->rejected)
+    if (job == NULL || job->rejected) { /* dropped: its window is free again */
+        (void)nghttp2_session_consume(session, stream_id, len);
         return 0;
+    }
     /* A refused piece ends the upload: dispatch detaches the job from the
      * stream, so the rest of the body finds none and is dropped. */
     if (job->stream != NULL) {
         if (job->stream->write(job->stream, data, len) != 0)
             dispatch(c, job, 0);
+        (void)nghttp2_session_consume(session, stream_id, len);
         return 0;
     }
     switch (body_append(&job->body, data, len)) {
     case 0:
+        account_body(c, job, len);
         return 0;
     case 1:
-        reject_too_large(c, job);
+        (void)nghttp2_session_consume(session, stream_id, len);
+        reject(c, job, 413);
         return 0;
     default:
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -521,8 +602,9 @@ static int declares_too_large(const struct h2_job *job)
 /* The head is in, no body yet: a service may take the body as a stream (the
  * request is then dropped: the service copied what it needs, and the upload
  * may last minutes); otherwise a declared length over the limit is refused
- * before any byte is buffered. */
-static void begin_request(struct h2_conn *c, struct h2_job *job)
+ * before any byte is buffered, and so is any body while the process holds
+ * too many (clients retry a 503). */
+static void begin_request(struct h2_conn *c, struct h2_job *job, int has_body)
 {
     job->head = job->method != NULL && strcmp(job->method, "HEAD") == 0;
     if (read_head(job) == 0)
@@ -530,7 +612,9 @@ static void begin_request(struct h2_conn *c, struct h2_job *job)
     if (job->stream != NULL)
         drop_request(job);
     else if (declares_too_large(job))
-        reject_too_large(c, job);
+        reject(c, job, 413);
+    else if (has_body && body_budget_exhausted())
+        reject(c, job, 503);
 }
 
 static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
@@ -547,7 +631,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
     if (job == NULL || job->rejected)
         return 0;
     if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
-        begin_request(c, job);
+        begin_request(c, job, !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM));
         if (job->rejected)
             return 0;
     }
@@ -592,6 +676,7 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id,
 static int new_session(struct h2_conn *c)
 {
     nghttp2_session_callbacks *cb;
+    nghttp2_option *opt;
     nghttp2_settings_entry iv[] = {
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, MAX_STREAMS},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW},
@@ -609,7 +694,12 @@ static int new_session(struct h2_conn *c)
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
     nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
-    rc = nghttp2_session_server_new(&c->session, cb, c);
+    rc = nghttp2_option_new(&opt);
+    if (rc == 0) {
+        nghttp2_option_set_no_auto_window_update(opt, 1); /* see STREAM_WINDOW */
+        rc = nghttp2_session_server_new2(&c->session, cb, c, opt);
+        nghttp2_option_del(opt);
+    }
     nghttp2_session_callbacks_del(cb);
     if (rc != 0)
         goto out;
@@ -668,6 +758,8 @@ static void serve(struct h2_conn *c)
         if (c->draining && now > c->deadline_ms)
             return;
         collect_finished(c);
+        if (c->deferred > 0) /* room may have been freed by other connections */
+            release_deferred(c);
         if (nghttp2_session_send(c->session) != 0)
             return;
         want_read = nghttp2_session_want_read(c->session);

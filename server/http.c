@@ -389,6 +389,15 @@ static int declares_too_large(struct MHD_Connection *con)
     return cl != NULL && strtoull(cl, NULL, 10) > TP_MAX_BODY;
 }
 
+static int has_body(struct MHD_Connection *con)
+{
+    const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+    return (cl != NULL && strtoull(cl, NULL, 10) > 0) ||
+           MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+}
+
 /* The head is in, no body byte read yet: a service may take the body as a
  * stream; otherwise a declared length over the limit is refused now. */
 static enum MHD_Result begin_request(struct MHD_Connection *con, struct h1_req *rq,
@@ -413,6 +422,9 @@ static enum MHD_Result begin_request(struct MHD_Connection *con, struct h1_req *
      * closes the connection after the response. */
     if (declares_too_large(con))
         return reply_status(con, MHD_HTTP_CONTENT_TOO_LARGE);
+    /* The process holds too many unfinished bodies: clients retry a 503. */
+    if (has_body(con) && body_budget_exhausted())
+        return reply_status(con, MHD_HTTP_SERVICE_UNAVAILABLE);
     return MHD_YES;
 }
 

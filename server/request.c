@@ -60,6 +60,19 @@ void response_free(struct tp_response *rs)
     }
 }
 
+/* Bytes held by every tp_body of the process (their capacity). */
+static size_t g_buffered;
+
+size_t body_buffered_total(void)
+{
+    return __atomic_load_n(&g_buffered, __ATOMIC_RELAXED);
+}
+
+int body_budget_exhausted(void)
+{
+    return body_buffered_total() >= TP_MAX_BUFFERED;
+}
+
 int body_append(struct tp_body *b, const void *data, size_t len)
 {
     if (len > TP_MAX_BODY - b->len) {
@@ -75,6 +88,7 @@ int body_append(struct tp_body *b, const void *data, size_t len)
         unsigned char *p = realloc(b->buf, cap);
         if (!p)
             return -1;
+        __atomic_add_fetch(&g_buffered, cap - b->cap, __ATOMIC_RELAXED);
         b->buf = p;
         b->cap = cap;
     }
@@ -85,6 +99,7 @@ int body_append(struct tp_body *b, const void *data, size_t len)
 
 void body_free(struct tp_body *b)
 {
+    __atomic_sub_fetch(&g_buffered, b->cap, __ATOMIC_RELAXED);
     free(b->buf);
     b->buf = NULL;
     b->len = b->cap = 0;

@@ -9,6 +9,9 @@
 /* Largest request body accepted; beyond it the front answers 413 without buffering.
  * A 10 MiB PutRecords in base64 JSON is about 14 MiB. */
 #define TP_MAX_BODY (32u * 1024u * 1024u)
+/* Request bodies buffered by the whole process (both fronts) past which new
+ * requests with a body are refused with 503 until some are done. */
+#define TP_MAX_BUFFERED ((size_t)512 * 1024 * 1024)
 #define TP_MAX_RESPONSE_HEADERS 64
 
 struct tp_header {
@@ -69,6 +72,10 @@ struct tp_body {
  * more is kept); -1 when out of memory. */
 int body_append(struct tp_body *b, const void *data, size_t len);
 void body_free(struct tp_body *b);
+/* What every tp_body of the process holds, in bytes; whether that is past
+ * TP_MAX_BUFFERED. */
+size_t body_buffered_total(void);
+int body_budget_exhausted(void);
 
 /* Case-insensitive lookup; returns NULL when absent. */
 const char *request_header(const struct tp_request *rq, const char *lname);

@@ -229,7 +229,10 @@ struct tls_ca *tls_ca_open(const char *dir, char *err, size_t errlen)
         snprintf(err, errlen, "data directory path too long");
         goto fail;
     }
-    if (mkdir(tls_dir, 0755) != 0 && errno != EEXIST) {
+    /* private, like the database (DIR/tls of an older version was 0755);
+     * ca.pem in it stays 0644: public, and a copy of it (cp to a trust
+     * store) keeps its mode */
+    if ((mkdir(tls_dir, 0700) != 0 && errno != EEXIST) || chmod(tls_dir, 0700) != 0) {
         snprintf(err, errlen, "cannot create %s: %s", tls_dir, strerror(errno));
         goto fail;
     }

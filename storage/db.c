@@ -11,6 +11,7 @@
 #include "storage/schema.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <gnutls/crypto.h>
 #include <pthread.h>
@@ -439,6 +440,9 @@ static int load_iterator_key(void)
     return rc;
 }
 
+/* mkdir -p: the data directory itself private (0700), the parents it needs
+ * as mkdir -p makes them. A directory that exists keeps its mode: it is the
+ * user's. */
 static int mkdirs(const char *dir)
 {
     char p[4096];
@@ -451,7 +455,33 @@ static int mkdirs(const char *dir)
             *s = '/';
         }
     }
-    return mkdir(p, 0755) && errno != EEXIST ? -1 : 0;
+    return mkdir(p, 0700) && errno != EEXIST ? -1 : 0;
+}
+
+/* The database file is the owner's only (0600), made so before SQLite
+ * creates it; SQLite gives the -wal and -shm files the database's mode. A
+ * file left by an older version (0644) is tightened, and so are its -wal and
+ * -shm when a crash left them. */
+static int private_files(char *err, size_t errlen)
+{
+    static const char *const suffix[] = {"-wal", "-shm"};
+    char p[sizeof D.path + 8];
+    int fd = open(D.path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || fchmod(fd, 0600)) {
+        snprintf(err, errlen, "cannot create %s: %s", D.path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    for (unsigned i = 0; i < sizeof suffix / sizeof *suffix; i++) {
+        snprintf(p, sizeof p, "%s%s", D.path, suffix[i]);
+        if (chmod(p, 0600) && errno != ENOENT) {
+            snprintf(err, errlen, "cannot make %s private: %s", p, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* Where a throw-away database goes: RAM (/dev/shm) when it has room, else
@@ -483,6 +513,8 @@ int db_open(const char *dir, char *err, size_t errlen)
     }
     snprintf(D.dir, sizeof D.dir, "%s", dir);
     snprintf(D.path, sizeof D.path, "%s/tidepool.db", dir);
+    if (private_files(err, errlen))
+        return TP_EIO;
     if (conn_open(&D.writer, 1) != TP_OK) {
         snprintf(err, errlen, "cannot open %s: %s", D.path,
                  D.writer.db ? sqlite3_errmsg(D.writer.db) : "out of memory");

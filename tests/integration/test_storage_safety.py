@@ -6,7 +6,9 @@ Run alone: TIDEPOOL_BIN=build/tidepool python3 tests/integration/test_storage_sa
 
 import http.client
 import os
+import shutil
 import stat
+import tempfile
 import threading
 import time
 import unittest
@@ -93,6 +95,60 @@ class WalBoundTest(unittest.TestCase):
         self.assertGreater(largest[0], 0, "the WAL was sampled")
         self.assertLess(largest[0], WAL_BOUND,
                         f"largest WAL {largest[0] / ONE_MIB:.0f} MiB after {LOAD_BYTES // ONE_MIB} MiB written")
+
+
+class FileModesTest(unittest.TestCase):
+    """Modes under umask 022 (the usual one), so that 0600 cannot come from the umask."""
+
+    def setUp(self):
+        self.old_umask = os.umask(0o022)
+        self.servers = []
+
+    def tearDown(self):
+        os.umask(self.old_umask)
+        for s in self.servers:
+            s.cleanup()
+
+    def start(self, data_dir):
+        s = Server(data_dir=data_dir, extra_args=["--tls-port", "0"])
+        self.servers.append(s)
+        return s.start()
+
+    def test_fresh_data_dir_is_private(self):
+        root = tempfile.mkdtemp(prefix="tidepool-modes-")
+        self.addCleanup(shutil.rmtree, root, True)
+        data = os.path.join(root, "parent", "data")
+        s = self.start(data)
+        s.client("kinesis").create_stream(StreamName="modes", ShardCount=1)  # a write: the WAL exists
+        db = os.path.join(data, "tidepool.db")
+        want = {
+            data: 0o700,
+            db: 0o600,
+            db + "-wal": 0o600,
+            db + "-shm": 0o600,
+            os.path.join(data, "tls"): 0o700,
+            os.path.join(data, "tls", "ca-key.pem"): 0o600,
+            os.path.join(data, "tls", "ca.pem"): 0o644,  # public: what clients are told to trust
+            os.path.join(root, "parent"): 0o755,  # a parent made on the way, as mkdir -p makes it
+        }
+        self.assertEqual({p: oct(mode_of(p)) for p in want}, {p: oct(m) for p, m in want.items()})
+
+    def test_existing_dir_keeps_its_mode_and_old_files_are_tightened(self):
+        root = tempfile.mkdtemp(prefix="tidepool-modes-")
+        self.addCleanup(shutil.rmtree, root, True)
+        data = os.path.join(root, "data")
+        os.mkdir(data, 0o755)
+        s = self.start(data)
+        s.stop()
+        db = os.path.join(data, "tidepool.db")
+        tls = os.path.join(data, "tls")
+        # what an older tidepool left: a 0644 database, a 0755 tls directory
+        os.chmod(db, 0o644)
+        os.chmod(tls, 0o755)
+        s.start()
+        self.assertEqual(oct(mode_of(data)), oct(0o755), "the user's own directory is left as it is")
+        self.assertEqual(oct(mode_of(db)), oct(0o600))
+        self.assertEqual(oct(mode_of(tls)), oct(0o700))
 
 
 if __name__ == "__main__":

@@ -300,8 +300,9 @@ static void *writer_main(void *arg)
  * added meanwhile (the WAL hook counts it) is a short tail; then the writer
  * is held between two batches while a RESTART checkpoint copies the tail and
  * starts the WAL over (journal_size_limit trims the file at the next
- * commit). Writers wait for that short copy only (bench/wal.sh: WAL under
- * 300 MiB, longest request under 0.4 s). Readers still on an old snapshot (a
+ * commit). Writers wait for that short copy only (bench/wal.sh: largest WAL
+ * 290-323 MiB, longest request 0.6-1.1 s, where it was 4.2 GB and 3.8-4.5 s
+ * with the 4 GiB guard). Readers still on an old snapshot (a
  * slow S3 GET keeps one) make the reset give up after READER_WAIT_MS; it is
  * tried again RETRY_MS later, and the WAL grows meanwhile. */
 #define WAL_RESET_FRAMES 8192    /* 64 MiB of 8 KiB pages: reset the WAL past this */

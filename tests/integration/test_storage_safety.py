@@ -15,10 +15,11 @@ import unittest
 
 from harness import ONE_MIB, Server, main
 
-# Sustained S3 PUTs of this much data in total. Before the WAL was reset under load, the WAL
-# grew by about as much as was written (4 GB in 30 s of bench/wal.sh); now it is reset past
-# 64 MiB once the checkpoints catch up, and at 256 MiB whatever the tail (storage/db.c).
-LOAD_BYTES = 1536 * ONE_MIB
+# Sustained S3 PUTs of this much data in total. Before the WAL was reset under load, it grew by
+# as much as was written (1034 MiB here; 4 GB in 30 s of bench/wal.sh); now it is reset past
+# 64 MiB once the checkpoints catch up, and at 256 MiB whatever the tail (storage/db.c): about
+# 290 MiB at most.
+LOAD_BYTES = 1024 * ONE_MIB
 OBJECT_BYTES = 4 * ONE_MIB
 WRITERS = 6
 WAL_BOUND = 640 * ONE_MIB

@@ -38,6 +38,15 @@
  *     so acked counts every record the server stored. Records are counted
  *     from "FailedRecordCount". Prints key=value results.
  *
+ *   kload mixed PORT STREAM BUCKET FIREHOSE CONNS SECONDS WAL_FILE
+ *     Mixed writes and reads for SECONDS over CONNS keep-alive connections
+ *     (one thread each), every thread cycling through: Kinesis PutRecords
+ *     (50 records of 1 KiB), S3 PUT of 64 KiB, S3 GET of the thread's
+ *     previous object, Firehose PutRecordBatch (50 records of 1 KiB).
+ *     Meanwhile it samples the size of WAL_FILE every 100 ms. Prints
+ *     key=value results: requests/s, latency p50/p99/max and the WAL's
+ *     largest and last size (bench/wal.sh).
+ *
  * Build: gcc -O2 -pthread -o kload kload.c
  */
 #define _GNU_SOURCE
@@ -54,6 +63,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -703,6 +713,196 @@ static int cmd_s3list(int argc, char **argv)
 
 /* ---- startup ---- */
 
+/* ---- mixed: writes and reads of every service, with the WAL's size ---- */
+
+#define MIXED_RECORDS 50
+#define MIXED_RECORD_BYTES 1024
+#define MIXED_OBJECT_BYTES 65536
+
+static struct {
+    int port, conns;
+    const char *stream, *bucket, *firehose, *wal;
+    double deadline;
+    char *kinesis_body, *firehose_body, *object;
+    size_t kinesis_len, firehose_len;
+    volatile int done;
+    long long wal_max, wal_last;
+} M;
+
+struct mixer {
+    pthread_t t;
+    int no;
+    long requests, non2xx, errors;
+    double *ms;   /* latency of each request */
+    size_t n_ms, cap_ms;
+    char err[512];
+};
+
+/* PutRecords / PutRecordBatch bodies: MIXED_RECORDS records of random base64. */
+static char *records_body(const char *head, const char *name, int with_pk, size_t *len)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t cap = 256 + MIXED_RECORDS * (MIXED_RECORD_BYTES / 3 * 4 + 64);
+    char *b = malloc(cap);
+    size_t o = (size_t)snprintf(b, cap, head, name);
+    for (int r = 0; r < MIXED_RECORDS; r++) {
+        o += (size_t)snprintf(b + o, cap - o, "%s{\"Data\":\"", r ? "," : "");
+        for (int i = 0; i < MIXED_RECORD_BYTES / 3 * 4; i++) /* whole base64 quanta */
+            b[o++] = b64[rand() & 63];
+        o += (size_t)(with_pk ? snprintf(b + o, cap - o, "\",\"PartitionKey\":\"pk-%d-%d\"}", r, rand())
+                              : snprintf(b + o, cap - o, "\"}"));
+    }
+    o += (size_t)snprintf(b + o, cap - o, "]}");
+    *len = o;
+    return b;
+}
+
+static void mixer_lat(struct mixer *w, double ms)
+{
+    if (w->n_ms == w->cap_ms) {
+        w->cap_ms = w->cap_ms ? w->cap_ms * 2 : 4096;
+        w->ms = realloc(w->ms, w->cap_ms * sizeof *w->ms);
+        if (!w->ms)
+            die("out of memory");
+    }
+    w->ms[w->n_ms++] = ms;
+}
+
+static void *mixer_main(void *arg)
+{
+    struct mixer *w = arg;
+    struct conn c = {.port = M.port, .fd = -1};
+    char head[1024];
+    for (long n = 0; now_s() < M.deadline; n++) {
+        const char *body = NULL;
+        size_t body_len = 0;
+        int hl;
+        switch (n % 4) {
+        case 0:
+            hl = snprintf(head, sizeof head,
+                          "POST / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nX-Amz-Target: Kinesis_20131202.PutRecords\r\n"
+                          "Content-Type: application/x-amz-json-1.1\r\n"
+                          "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/kinesis/aws4_request, "
+                          "SignedHeaders=host;x-amz-date, Signature=00\r\nX-Amz-Date: 20260101T000000Z\r\n"
+                          "Content-Length: %zu\r\n\r\n", M.port, M.kinesis_len);
+            body = M.kinesis_body;
+            body_len = M.kinesis_len;
+            break;
+        case 1:
+        case 2:
+            hl = snprintf(head, sizeof head,
+                          "%s /%s/m%d-%ld HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                          "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/s3/aws4_request, "
+                          "SignedHeaders=host;x-amz-date, Signature=00\r\nX-Amz-Date: 20260101T000000Z\r\n"
+                          "x-amz-content-sha256: UNSIGNED-PAYLOAD\r\nContent-Length: %d\r\n\r\n",
+                          n % 4 == 1 ? "PUT" : "GET", M.bucket, w->no, n / 4, M.port,
+                          n % 4 == 1 ? MIXED_OBJECT_BYTES : 0);
+            if (n % 4 == 1) {
+                body = M.object;
+                body_len = MIXED_OBJECT_BYTES;
+            }
+            break;
+        default:
+            hl = snprintf(head, sizeof head,
+                          "POST / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nX-Amz-Target: Firehose_20150804.PutRecordBatch\r\n"
+                          "Content-Type: application/x-amz-json-1.1\r\n"
+                          "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/firehose/aws4_request, "
+                          "SignedHeaders=host;x-amz-date, Signature=00\r\nX-Amz-Date: 20260101T000000Z\r\n"
+                          "Content-Length: %zu\r\n\r\n", M.port, M.firehose_len);
+            body = M.firehose_body;
+            body_len = M.firehose_len;
+        }
+        double t0 = now_s();
+        w->requests++;
+        if (http_request(&c, head, (size_t)hl, body, body_len)) {
+            w->errors++;
+            snprintf(w->err, sizeof w->err, "request %ld: connection error", n);
+            if (w->errors > 10)
+                break;
+            continue;
+        }
+        mixer_lat(w, (now_s() - t0) * 1000);
+        if (c.status / 100 != 2) {
+            w->non2xx++;
+            snprintf(w->err, sizeof w->err, "request %ld: HTTP %d %.300s", n, c.status, c.body);
+        }
+    }
+    if (c.fd >= 0)
+        close(c.fd);
+    free(c.buf);
+    free(c.body);
+    return NULL;
+}
+
+static void *wal_sampler(void *arg)
+{
+    (void)arg;
+    while (!M.done) {
+        struct stat st;
+        M.wal_last = stat(M.wal, &st) == 0 ? (long long)st.st_size : 0;
+        if (M.wal_last > M.wal_max)
+            M.wal_max = M.wal_last;
+        nanosleep(&(struct timespec){.tv_nsec = 100 * 1000000L}, NULL);
+    }
+    return NULL;
+}
+
+static int cmp_d(const void *a, const void *b);
+
+/* kload mixed PORT STREAM BUCKET FIREHOSE CONNS SECONDS WAL_FILE */
+static int cmd_mixed(int argc, char **argv)
+{
+    if (argc != 9)
+        die("usage: kload mixed PORT STREAM BUCKET FIREHOSE CONNS SECONDS WAL_FILE");
+    M.port = atoi(argv[2]);
+    M.stream = argv[3];
+    M.bucket = argv[4];
+    M.firehose = argv[5];
+    M.conns = atoi(argv[6]);
+    M.wal = argv[8];
+    srand((unsigned)getpid());
+    M.kinesis_body = records_body("{\"StreamName\":\"%s\",\"Records\":[", M.stream, 1, &M.kinesis_len);
+    M.firehose_body = records_body("{\"DeliveryStreamName\":\"%s\",\"Records\":[", M.firehose, 0, &M.firehose_len);
+    M.object = malloc(MIXED_OBJECT_BYTES);
+    for (int i = 0; i < MIXED_OBJECT_BYTES; i++)
+        M.object[i] = (char)(rand() & 0xff);
+    double t0 = now_s();
+    M.deadline = t0 + atof(argv[7]);
+    pthread_t sampler;
+    pthread_create(&sampler, NULL, wal_sampler, NULL);
+    struct mixer *ws = calloc((size_t)M.conns, sizeof *ws);
+    for (int i = 0; i < M.conns; i++) {
+        ws[i].no = i;
+        pthread_create(&ws[i].t, NULL, mixer_main, &ws[i]);
+    }
+    long requests = 0, non2xx = 0, errors = 0;
+    size_t n = 0;
+    for (int i = 0; i < M.conns; i++) {
+        pthread_join(ws[i].t, NULL);
+        requests += ws[i].requests;
+        non2xx += ws[i].non2xx;
+        errors += ws[i].errors;
+        n += ws[i].n_ms;
+        if (ws[i].err[0])
+            fprintf(stderr, "kload: mixer %d: %s\n", i, ws[i].err);
+    }
+    double el = now_s() - t0;
+    M.done = 1;
+    pthread_join(sampler, NULL);
+    double *all = malloc((n ? n : 1) * sizeof *all);
+    size_t k = 0;
+    for (int i = 0; i < M.conns; i++) {
+        memcpy(all + k, ws[i].ms, ws[i].n_ms * sizeof *all);
+        k += ws[i].n_ms;
+    }
+    qsort(all, n, sizeof *all, cmp_d);
+    printf("requests=%ld non2xx=%ld errors=%ld seconds=%.1f req_per_s=%.0f p50_ms=%.1f p99_ms=%.1f max_ms=%.1f "
+           "wal_max_mib=%.1f wal_last_mib=%.1f\n",
+           requests, non2xx, errors, el, requests / el, n ? all[n / 2] : 0, n ? all[n * 99 / 100] : 0,
+           n ? all[n - 1] : 0, M.wal_max / 1048576.0, M.wal_last / 1048576.0);
+    return non2xx || errors ? 2 : 0;
+}
+
 static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -796,6 +996,9 @@ int main(int argc, char **argv)
         return cmd_s3list(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "putrate"))
         return cmd_putrate(argc, argv);
-    die("usage: kload getrecords ... | kload startup ... | kload s3put ... | kload s3list ... | kload putrate ...");
+    if (argc >= 2 && !strcmp(argv[1], "mixed"))
+        return cmd_mixed(argc, argv);
+    die("usage: kload getrecords ... | kload startup ... | kload s3put ... | kload s3list ... | kload putrate ... | "
+        "kload mixed ...");
     return 1;
 }

@@ -1,7 +1,16 @@
 /* KPL aggregation and de-aggregation; see kpl.h. In de-aggregation
  * everything is checked before the first callback, because a record that
- * fails any check is delivered whole as a plain record, as the KCL does, and
- * must not also yield user records. */
+ * fails any check is delivered whole as a plain record and must not also
+ * yield user records.
+ *
+ * What is not a well-formed aggregate: Firehose's documentation says only
+ * that it de-aggregates KPL records (FHDG basic-deliver, KDSDG
+ * kpl-with-firehose), so tidepool follows AWS's published de-aggregators, the
+ * KCL's AggregatorUtil.deaggregate and the aws-kinesis-agg modules: the magic
+ * with no more than an MD5 after it, a wrong MD5, or a protobuf that does not
+ * parse make the record a plain one, delivered as it is. One departure: a
+ * table index out of range, which the KCL logs and drops the rest of the
+ * record for, also makes it a plain record here, so nothing is lost. */
 #include "protocol/kpl.h"
 
 #include <gnutls/crypto.h>
@@ -53,7 +62,7 @@ static int indices_valid(const Kpl__AggregatedRecord *ar)
 
 int kpl_deaggregate(const unsigned char *data, size_t len, kpl_record_cb cb, void *ctx)
 {
-    if (len < sizeof magic + MD5_LEN || memcmp(data, magic, sizeof magic) != 0)
+    if (len <= sizeof magic + MD5_LEN || memcmp(data, magic, sizeof magic) != 0)
         return KPL_NOT_AGGREGATED;
 
     const unsigned char *pb = data + sizeof magic;

@@ -26,9 +26,10 @@ enum {
 
 typedef int (*kpl_record_cb)(void *ctx, const struct kpl_record *r);
 
-/* When data is a well-formed aggregated record (magic, MD5 and protobuf all
- * right, every table index in range), calls cb for each user record in order
- * and returns how many there were (0 for an empty one). Otherwise returns
+/* When data is a well-formed aggregated record (magic, a protobuf of at least
+ * one byte and its MD5 all right, every table index in range), calls cb for
+ * each user record in order and returns how many there were (0 when it has
+ * tables but no records). Otherwise returns
  * KPL_NOT_AGGREGATED without calling cb, so the caller can fall back to the
  * plain record with nothing half-done. */
 int kpl_deaggregate(const unsigned char *data, size_t len, kpl_record_cb cb, void *ctx);

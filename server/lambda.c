@@ -10,7 +10,9 @@
 #include "protocol/strbuf.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -187,18 +189,36 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Starts /bin/sh -c cmd in its own process group (so a timeout kills all it
- * started) with the signal state of a fresh process: tidepool blocks SIGTERM
- * and ignores SIGPIPE, which a child must not inherit. Only the two pipe ends
- * and stderr reach it; every other descriptor is closed. */
-static int spawn_shell(const char *cmd, int in_fd, int out_fd, pid_t *pid)
+/* Every process an exec invocation starts carries TAG_VAR=<pid>-<n> in its
+ * environment. A process group alone does not hold them: a hook's `setsid`
+ * (or a daemonising double fork) leaves it, and would outlive a timeout. */
+#define TAG_VAR "TIDEPOOL_LAMBDA_INVOCATION"
+static atomic_uint g_invocations;
+
+/* Starts /bin/sh -c cmd in its own process group, with tag added to the
+ * environment, and the signal state of a fresh process: tidepool blocks
+ * SIGTERM and ignores SIGPIPE, which a child must not inherit. Only the two
+ * pipe ends and stderr reach it; every other descriptor is closed. */
+static int spawn_shell(const char *cmd, const char *tag, int in_fd, int out_fd, pid_t *pid)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     sigset_t none, all;
     char *argv[] = {"sh", "-c", (char *)cmd, NULL};
+    size_t n = 0;
     int rc;
 
+    while (environ[n])
+        n++;
+    char **env = malloc((n + 2) * sizeof *env);
+    if (!env)
+        return ENOMEM;
+    n = 0;
+    for (char **e = environ; *e; e++)
+        if (strncmp(*e, TAG_VAR "=", sizeof TAG_VAR)) /* tidepool run by a hook: its own tag only */
+            env[n++] = *e;
+    env[n++] = (char *)tag;
+    env[n] = NULL;
     sigemptyset(&none);
     sigfillset(&all);
     posix_spawn_file_actions_init(&fa);
@@ -210,10 +230,63 @@ static int spawn_shell(const char *cmd, int in_fd, int out_fd, pid_t *pid)
     posix_spawnattr_setpgroup(&attr, 0);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &all);
-    rc = posix_spawn(pid, "/bin/sh", &fa, &attr, argv, environ);
+    rc = posix_spawn(pid, "/bin/sh", &fa, &attr, argv, env);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
+    free(env);
     return rc;
+}
+
+/* Whether /proc/PID/environ holds the entry tag (NUL-terminated entries). */
+static int has_tag(const char *pid, const char *tag)
+{
+    char path[64], buf[16384];
+    size_t tlen = strlen(tag) + 1, have = 0;
+    ssize_t r;
+    int fd, found = 0;
+
+    snprintf(path, sizeof path, "/proc/%s/environ", pid);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return 0;
+    /* entry by entry; what does not fit in buf is a longer entry, never the tag */
+    while (!found && (r = read(fd, buf + have, sizeof buf - have)) > 0) {
+        char *p = buf, *end = buf + have + r, *nul;
+        while (!found && (nul = memchr(p, 0, (size_t)(end - p)))) {
+            found = (size_t)(nul - p) + 1 == tlen && !memcmp(p, tag, tlen);
+            p = nul + 1;
+        }
+        have = (size_t)(end - p);
+        if (have == sizeof buf)
+            have = 0;
+        memmove(buf, p, have);
+    }
+    close(fd);
+    return found;
+}
+
+/* SIGKILLs every process whose environment carries tag, until none is left
+ * (one may fork while the scan runs). A zombie's environment reads empty. */
+static void kill_tagged(const char *tag)
+{
+    char self[16];
+
+    snprintf(self, sizeof self, "%d", (int)getpid());
+    for (int round = 0; round < 100; round++) {
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        int killed = 0;
+
+        if (!d)
+            return;
+        while ((e = readdir(d)))
+            if (isdigit((unsigned char)e->d_name[0]) && strcmp(e->d_name, self) && has_tag(e->d_name, tag) &&
+                kill((pid_t)atoi(e->d_name), SIGKILL) == 0)
+                killed++;
+        closedir(d);
+        if (!killed)
+            return;
+        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL); /* let the killed ones exit */
+    }
 }
 
 enum pump_end { PUMP_EOF, PUMP_TIMEOUT, PUMP_TOO_BIG, PUMP_ERROR };
@@ -293,13 +366,16 @@ static int exec_invoke(const struct lambda_hook *h, const char *event, size_t le
     int in[2] = {-1, -1}, outp[2] = {-1, -1}, status = 0, rc = 0, err;
     enum pump_end end;
     pid_t pid;
+    char tag[64];
+
+    snprintf(tag, sizeof tag, TAG_VAR "=%d-%u", (int)getpid(), atomic_fetch_add(&g_invocations, 1));
 
     /* O_CLOEXEC: a hook spawned by another thread must not inherit these. */
     if (pipe2(in, O_CLOEXEC) || pipe2(outp, O_CLOEXEC)) {
         rc = lambda_fail(f, LAMBDA_E_FUNCTION_ERROR, "%s: pipe: %s", h->text, strerrordesc_np(errno));
         goto out;
     }
-    if ((err = spawn_shell(h->arg, in[0], outp[1], &pid)) != 0) {
+    if ((err = spawn_shell(h->arg, tag, in[0], outp[1], &pid)) != 0) {
         rc = lambda_fail(f, LAMBDA_E_FUNCTION_ERROR, "%s: cannot start /bin/sh: %s", h->text,
                          strerrordesc_np(err));
         goto out;
@@ -331,6 +407,9 @@ static int exec_invoke(const struct lambda_hook *h, const char *event, size_t le
     } else if (WEXITSTATUS(status) != 0) {
         rc = lambda_fail(f, LAMBDA_E_FUNCTION_ERROR, "%s: exit status %d", h->text, WEXITSTATUS(status));
     }
+    /* Nothing an invocation started outlives it, as in Lambda, where the
+     * environment is frozen between invocations and torn down on a timeout. */
+    kill_tagged(tag);
 out:
     for (int i = 0; i < 2; i++) {
         if (in[i] >= 0)

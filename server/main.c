@@ -264,7 +264,7 @@ static struct tls_server *start_tls(struct http_server *srv, struct tls_ca **ca,
 {
     struct tls_server *tls = NULL;
 
-    *ca = tls_ca_open(db_dir(), err, errlen);
+    *ca = tls_ca_open(db_dir(), g_cfg.s3_domains, g_cfg.n_s3_domains, err, errlen);
     if (*ca)
         tls = tls_server_start(g_cfg.host, g_cfg.tls_port, *ca, srv, err, errlen);
     if (!tls) {

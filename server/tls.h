@@ -19,8 +19,11 @@ struct tls_server;
 /* ---- tls_ca.c ---- */
 
 /* Loads DIR/tls/ca.pem and ca-key.pem, creating them (and DIR/tls) on first
- * use, and makes the key all leaves share. NULL on error, with a message. */
-struct tls_ca *tls_ca_open(const char *dir, char *err, size_t errlen);
+ * use or when the CA's name constraints do not permit localhost,
+ * amazonaws.com, the n_domains domains and loopback addresses, and makes the
+ * key all leaves share. NULL on error, with a message. */
+struct tls_ca *tls_ca_open(const char *dir, const char *const *domains, unsigned n_domains, char *err,
+                           size_t errlen);
 /* Path of the CA certificate clients should trust; valid until tls_ca_close. */
 const char *tls_ca_cert_path(const struct tls_ca *ca);
 /* The leaf for name: an SNI host name, or an IP address in text form (no SNI:

@@ -9,8 +9,16 @@
  * only in memory because nobody needs to trust or pin it.
  *
  * Leaf validity stays under 397 days, the most Apple and Chrome accept; a leaf
- * that would expire within a day is minted again. */
+ * that would expire within a day is minted again.
+ *
+ * The README suggests adding the CA to a system trust store, so it is
+ * name-constrained (critical): it can only vouch for localhost, amazonaws.com,
+ * the --s3-domain names (and their subdomains) and loopback addresses, never
+ * for a bank's name, even if its key leaks. A CA without those constraints
+ * (an older version's, or one made before an --s3-domain was added) is
+ * replaced at start, with a warning: clients must trust the new one. */
 #include "server/tls.h"
+#include "server/config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -109,9 +117,61 @@ static int set_common(gnutls_x509_crt_t crt, gnutls_pubkey_t pub, unsigned days)
 
 /* ---- the CA ---- */
 
+/* The permitted subtrees: DNS names, then IP address ‖ mask. */
+static int permitted(gnutls_x509_name_constraints_t nc, const char *const *domains, unsigned n_domains)
+{
+    static const unsigned char V4[8] = {127, 0, 0, 0, 255, 0, 0, 0};
+    static const unsigned char V6[32] = {[15] = 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    static const char *const FIXED[] = {"localhost", "amazonaws.com"};
+    int rc = 0;
+
+    for (unsigned i = 0; i < 2 + n_domains && rc >= 0; i++) {
+        const char *d = i < 2 ? FIXED[i] : domains[i - 2];
+        d += *d == '.'; /* ".example.com" and "example.com" name the same subtree here */
+        gnutls_datum_t name = {(unsigned char *)d, (unsigned)strlen(d)};
+        rc = gnutls_x509_name_constraints_add_permitted(nc, GNUTLS_SAN_DNSNAME, &name);
+    }
+    if (rc >= 0)
+        rc = gnutls_x509_name_constraints_add_permitted(nc, GNUTLS_SAN_IPADDRESS,
+                                                        &(gnutls_datum_t){(unsigned char *)V4, sizeof V4});
+    if (rc >= 0)
+        rc = gnutls_x509_name_constraints_add_permitted(nc, GNUTLS_SAN_IPADDRESS,
+                                                        &(gnutls_datum_t){(unsigned char *)V6, sizeof V6});
+    return rc;
+}
+
+/* Whether crt's name constraints are critical and permit at least what
+ * want does (its first subtree missing from crt goes to *missing). */
+static int constrained_to(gnutls_x509_crt_t crt, gnutls_x509_name_constraints_t want, char *missing,
+                          size_t len)
+{
+    gnutls_x509_name_constraints_t have;
+    unsigned critical = 0, type, t;
+    gnutls_datum_t name, n;
+    int ok = 1;
+
+    snprintf(missing, len, "name constraints");
+    if (gnutls_x509_name_constraints_init(&have) < 0)
+        return 0;
+    if (gnutls_x509_crt_get_name_constraints(crt, have, 0, &critical) < 0 || !critical)
+        ok = 0;
+    for (unsigned i = 0; ok && gnutls_x509_name_constraints_get_permitted(want, i, &type, &name) >= 0; i++) {
+        ok = 0;
+        for (unsigned j = 0; !ok && gnutls_x509_name_constraints_get_permitted(have, j, &t, &n) >= 0; j++)
+            ok = t == type && n.size == name.size && !memcmp(n.data, name.data, n.size);
+        if (!ok && type == GNUTLS_SAN_DNSNAME)
+            snprintf(missing, len, "the name %.*s", (int)name.size, (const char *)name.data);
+        else if (!ok)
+            snprintf(missing, len, "loopback addresses");
+    }
+    gnutls_x509_name_constraints_deinit(have);
+    return ok;
+}
+
 /* A new key pair and self-signed certificate, written as PEM: the key first,
  * so ca.pem existing means both are complete. */
-static int create_ca(const char *cert_path, const char *key_path)
+static int create_ca(const char *cert_path, const char *key_path, gnutls_x509_name_constraints_t nc)
 {
     gnutls_privkey_t key = NULL;
     gnutls_pubkey_t pub = NULL;
@@ -136,6 +196,7 @@ static int create_ca(const char *cert_path, const char *key_path)
         /* path length 0: it signs leaves, never another CA */
         (rc = gnutls_x509_crt_set_basic_constraints(crt, 1, 0)) < 0 ||
         (rc = gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN)) < 0 ||
+        (rc = gnutls_x509_crt_set_name_constraints(crt, nc, 1)) < 0 ||
         (rc = gnutls_x509_crt_privkey_sign(crt, crt, key, GNUTLS_DIG_SHA256, 0)) < 0 ||
         (rc = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &crt_pem)) < 0 ||
         (rc = gnutls_privkey_export_x509(key, &x509)) < 0 ||
@@ -212,10 +273,26 @@ out:
     return rc < 0 ? -1 : 0;
 }
 
-struct tls_ca *tls_ca_open(const char *dir, char *err, size_t errlen)
+/* A new CA in ca->cert_path and key_path, loaded. */
+static int new_ca(struct tls_ca *ca, const char *key_path, gnutls_x509_name_constraints_t nc, char *err,
+                  size_t errlen)
+{
+    int rc = create_ca(ca->cert_path, key_path, nc);
+
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot create a CA in %s: %s", ca->cert_path,
+                 rc == GNUTLS_E_FILE_ERROR ? strerror(errno) : gnutls_strerror(rc));
+        return -1;
+    }
+    return load_ca(ca, key_path, err, errlen);
+}
+
+struct tls_ca *tls_ca_open(const char *dir, const char *const *domains, unsigned n_domains, char *err,
+                           size_t errlen)
 {
     struct tls_ca *ca = calloc(1, sizeof *ca);
-    char tls_dir[PATH_MAX], key_path[PATH_MAX];
+    char tls_dir[PATH_MAX], key_path[PATH_MAX], missing[300];
+    gnutls_x509_name_constraints_t nc = NULL;
     int rc;
 
     if (ca == NULL) {
@@ -229,17 +306,36 @@ struct tls_ca *tls_ca_open(const char *dir, char *err, size_t errlen)
         snprintf(err, errlen, "data directory path too long");
         goto fail;
     }
-    if (mkdir(tls_dir, 0755) != 0 && errno != EEXIST) {
+    /* private, like the database (DIR/tls of an older version was 0755);
+     * ca.pem in it stays 0644: public, and a copy of it (cp to a trust
+     * store) keeps its mode */
+    if ((mkdir(tls_dir, 0700) != 0 && errno != EEXIST) || chmod(tls_dir, 0700) != 0) {
         snprintf(err, errlen, "cannot create %s: %s", tls_dir, strerror(errno));
         goto fail;
     }
-    if (access(ca->cert_path, F_OK) != 0 && (rc = create_ca(ca->cert_path, key_path)) < 0) {
-        snprintf(err, errlen, "cannot create a CA in %s: %s", tls_dir,
-                 rc == GNUTLS_E_FILE_ERROR ? strerror(errno) : gnutls_strerror(rc));
+    if ((rc = gnutls_x509_name_constraints_init(&nc)) < 0 || (rc = permitted(nc, domains, n_domains)) < 0) {
+        snprintf(err, errlen, "cannot make the CA's name constraints: %s", gnutls_strerror(rc));
         goto fail;
     }
-    if (load_ca(ca, key_path, err, errlen) != 0)
-        goto fail;
+    if (access(ca->cert_path, F_OK) != 0) {
+        if (new_ca(ca, key_path, nc, err, errlen) != 0)
+            goto fail;
+    } else {
+        if (load_ca(ca, key_path, err, errlen) != 0)
+            goto fail;
+        if (!constrained_to(ca->crt, nc, missing, sizeof missing)) {
+            log_msg(LOG_WARN, "tls: the CA in %s lacks %s: replacing it with a new one, which clients must "
+                    "trust instead", ca->cert_path, missing);
+            gnutls_x509_crt_deinit(ca->crt);
+            gnutls_privkey_deinit(ca->key);
+            ca->crt = NULL;
+            ca->key = NULL;
+            if (new_ca(ca, key_path, nc, err, errlen) != 0)
+                goto fail;
+        }
+    }
+    gnutls_x509_name_constraints_deinit(nc);
+    nc = NULL;
     if ((rc = gnutls_privkey_init(&ca->leaf_key)) < 0 || (rc = gnutls_pubkey_init(&ca->leaf_pub)) < 0 ||
         (rc = gnutls_privkey_generate2(ca->leaf_key, GNUTLS_PK_RSA, KEY_BITS, 0, NULL, 0)) < 0 ||
         (rc = gnutls_pubkey_import_privkey(ca->leaf_pub, ca->leaf_key, 0, 0)) < 0) {
@@ -248,6 +344,8 @@ struct tls_ca *tls_ca_open(const char *dir, char *err, size_t errlen)
     }
     return ca;
 fail:
+    if (nc != NULL)
+        gnutls_x509_name_constraints_deinit(nc);
     tls_ca_close(ca);
     return NULL;
 }
@@ -270,18 +368,28 @@ static int add_ip(gnutls_x509_crt_t crt, const char *text)
     return GNUTLS_E_INVALID_REQUEST;
 }
 
+static int loopback(const unsigned char *addr, int v6)
+{
+    static const unsigned char V6_LOOPBACK[16] = {[15] = 1};
+
+    return v6 ? !memcmp(addr, V6_LOOPBACK, 16) : addr[0] == 127;
+}
+
 /* A host name is the leaf's one DNS name. An address (a client that sent no
- * SNI) gets it as an IP name, plus the loopback names, since "localhost" may
- * mean either family. */
+ * SNI) gets it as an IP name when it is a loopback one, plus the loopback
+ * names, since "localhost" may mean either family. Another address (a LAN
+ * one, a container's behind a published port) is left out: the CA's name
+ * constraints would make clients refuse the whole certificate, which still
+ * serves a client that reached it through 127.0.0.1 (docker -p). */
 static int set_names(gnutls_x509_crt_t crt, const char *name)
 {
     unsigned char addr[16];
-    int rc;
+    int v4 = inet_pton(AF_INET, name, addr) == 1, rc;
 
-    if (inet_pton(AF_INET, name, addr) != 1 && inet_pton(AF_INET6, name, addr) != 1)
+    if (!v4 && inet_pton(AF_INET6, name, addr) != 1)
         return gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, name,
                                                     (unsigned)strlen(name), GNUTLS_FSAN_APPEND);
-    if ((rc = add_ip(crt, name)) < 0 ||
+    if ((loopback(addr, !v4) && (rc = add_ip(crt, name)) < 0) ||
         (rc = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, "localhost", 9,
                                                    GNUTLS_FSAN_APPEND)) < 0)
         return rc;

@@ -11,6 +11,7 @@ Run alone:  TIDEPOOL_BIN=/work/main/build/tidepool python3 tests/integration/tes
 import base64
 import collections
 import datetime
+import hashlib
 import json
 import os
 import random
@@ -274,6 +275,40 @@ class KinesisSourceTest(EngineCase):
                              "kinesisRecordMetadata.shardId is the aggregate's shard")
         self.assertEqual(seen.get((plain["SequenceNumber"], 0)), (plain["ShardId"], "plain-pk", b"plain-record"))
         self.assertEqual(len(seen), len(users))
+
+
+    def test_invalid_kpl_aggregates_are_delivered_whole(self):
+        """A record with the KPL magic that is not a well-formed aggregate is one plain record, as the
+        KCL's de-aggregation treats it (magic with a wrong MD5, with nothing but an MD5, or a protobuf that
+        does not parse);
+        Firehose's documentation says only that it de-aggregates KPL records. A valid MD5 over
+        an out-of-range partition key index is delivered whole too (the KCL would drop it)."""
+        skip_unless_kpl(self)
+        k, s3 = self.kinesis, self.s3
+        create_stream(k, "badkpl", 1)
+        s3.create_bucket(Bucket="fh-badkpl")
+        self.create("badkpl", s3_dest("fh-badkpl", BufferingHints=hints(1)),
+                    DeliveryStreamType="KinesisStreamAsSource", KinesisStreamSourceConfiguration=kinesis_source("badkpl"))
+        magic = b"\xf3\x89\x9a\xc2"
+        (_, valid), = kpl_aggregate([[("pk-a", b"user-one"), ("pk-b", b"user-two")]])
+        bad_md5 = valid[:-1] + bytes([valid[-1] ^ 1])
+        garbage = b"\xff\xff\xff\xff not a protobuf"
+        bad_protobuf = magic + garbage + hashlib.md5(garbage).digest()
+        record = b"\x08\x05\x1a\x03abc"  # partition_key_index 5 in an empty table, data "abc"
+        bad_index_pb = b"\x1a" + bytes([len(record)]) + record
+        bad_index = magic + bad_index_pb + hashlib.md5(bad_index_pb).digest()
+        # the magic alone, or with only the MD5 of nothing after it: too short to be one
+        whole = [bad_md5, bad_protobuf, bad_index, magic, magic + hashlib.md5(b"").digest()]
+        for i, data in enumerate(whole + [valid]):
+            k.put_record(StreamName="badkpl", PartitionKey=f"pk{i}", Data=data)
+        expected = whole + [b"user-one", b"user-two"]
+        total = sum(map(len, expected))
+        objs = wait_objects(self.server, s3, "fh-badkpl", "", lambda o: len(o.data), total, "badkpl")
+        delivered = b"".join(o.data for o in sorted(objs, key=lambda o: o.key))
+        self.assertEqual(len(delivered), total, "nothing more, nothing lost")
+        for data in expected:
+            self.assertIn(data, delivered)
+        self.assertNotIn(valid, delivered, "the valid aggregate is de-aggregated")
 
 
 # =============================================================================================

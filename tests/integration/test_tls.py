@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""HTTPS on --tls-port: the local CA in DATA/tls, leaf certificates minted for the SNI name,
+"""HTTPS on --tls-port: the local CA in DATA/tls (name-constrained), leaf certificates minted for the SNI name,
 TLS 1.2 (the KPL's ECDHE-RSA-AES-GCM) and 1.3, ALPN h2 and http/1.1, with curl, Python's ssl,
 openssl and boto3; plain HTTP sent to the TLS port; `Expect: 100-continue`; shutdown with open
 TLS connections; `tidepool hosts`.
@@ -132,6 +132,33 @@ class TestCertificates(TlsCase):
         x = subprocess.run([OPENSSL, "x509", "-noout", "-ext", "subjectAltName"], input=s.stdout,
                            capture_output=True, timeout=30)
         self.assertIn(f"DNS:{name}", x.stdout.decode())
+
+
+    def test_ca_is_name_constrained(self):
+        with open(self.server.ca_path, "rb") as f:
+            text = openssl_text(f.read())
+        m = re.search(r"X509v3 Name Constraints: critical\s+Permitted:\s+((?:\S+\s+)+?)(?:Excluded|X509v3|Signature)", text)
+        self.assertIsNotNone(m, text)
+        self.assertEqual(m.group(1).split(), [
+            "DNS:localhost", "DNS:amazonaws.com", "IP:127.0.0.0/255.0.0.0",
+            "IP:0:0:0:0:0:0:0:1/FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF"])
+
+    def test_names_outside_the_constraints_do_not_verify(self):
+        # Minted all the same (the handshake completes), but no verifying client accepts them.
+        for name in ("example.org", "amazonaws.com.example.org", "tidepool"):
+            with self.subTest(name=name):
+                with self.assertRaisesRegex(ssl.SSLCertVerificationError, "permitted subtree violation"):
+                    peer_cert(self.server.tls_port, self.server.ca_path, name)
+        s = subprocess.run([OPENSSL, "s_client", "-connect", f"127.0.0.1:{self.server.tls_port}",
+                            "-servername", "example.org", "-CAfile", self.server.ca_path, "-verify_return_error"],
+                           input=b"", capture_output=True, timeout=30)
+        self.assertNotEqual(s.returncode, 0)
+        self.assertIn(b"permitted subtree violation", s.stdout + s.stderr)
+        # Subdomains of the permitted names do verify.
+        for name in ("sub.localhost", "s3.dualstack.us-east-1.amazonaws.com"):
+            with self.subTest(name=name):
+                self.assertEqual(peer_cert(self.server.tls_port, self.server.ca_path, name)[0]["subjectAltName"],
+                                 (("DNS", name),))
 
 
 class TestProtocols(TlsCase):
@@ -289,8 +316,8 @@ class TestProtocols(TlsCase):
 
 class TestRestartAndInMemory(unittest.TestCase):
     def setUp(self):
-        if not CURL:
-            self.skipTest("curl is needed")
+        if not CURL or not OPENSSL:
+            self.skipTest("curl and openssl are needed")
 
     def health(self, server):
         p = subprocess.run([CURL, "-sS", "--cacert", server.ca_path,
@@ -317,6 +344,46 @@ class TestRestartAndInMemory(unittest.TestCase):
             with trusted.wrap_socket(raw, server_hostname="kinesis.us-east-1.amazonaws.com") as s:
                 self.assertIn(s.version(), ("TLSv1.2", "TLSv1.3"))
         self.health(server)
+
+    def test_unconstrained_ca_is_replaced(self):
+        """A CA an older version made (no name constraints) is replaced at start, with a warning."""
+        server = Server(extra_args=["--tls-port", "0"])
+        self.addCleanup(server.cleanup)
+        server.start()
+        self.assertEqual(server.stop(), 0)
+        tls_dir = os.path.join(server.data_dir, "tls")
+        p = subprocess.run([OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+                            "-subj", "/CN=tidepool local CA 00000000",
+                            "-keyout", os.path.join(tls_dir, "ca-key.pem"), "-out", os.path.join(tls_dir, "ca.pem"),
+                            "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0",
+                            "-addext", "keyUsage=critical,keyCertSign,cRLSign"], capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        old = fingerprint(os.path.join(tls_dir, "ca.pem"))
+        server.start()
+        self.assertNotEqual(fingerprint(server.ca_path), old)
+        with open(server.ca_path, "rb") as f:
+            self.assertRegex(openssl_text(f.read()), r"Name Constraints: critical")
+        with open(server.log_path) as f:
+            self.assertRegex(f.read(), r"warn tls: the CA in \S+ca.pem lacks name constraints: replacing it")
+        self.health(server)
+        # Kept from then on.
+        new = fingerprint(server.ca_path)
+        self.assertEqual(server.restart(), 0)
+        self.assertEqual(fingerprint(server.ca_path), new)
+
+    def test_new_s3_domain_gets_a_ca_that_permits_it(self):
+        server = Server(extra_args=["--tls-port", "0"])
+        self.addCleanup(server.cleanup)
+        server.start()
+        old = fingerprint(server.ca_path)
+        self.assertEqual(server.stop(), 0)
+        server.extra_args += ["--s3-domain", "s3.tidepool.test"]
+        server.start()
+        self.assertNotEqual(fingerprint(server.ca_path), old)
+        with open(server.log_path) as f:
+            self.assertIn("lacks the name s3.tidepool.test", f.read())
+        cert = peer_cert(server.tls_port, server.ca_path, "bucket.s3.tidepool.test")[0]
+        self.assertEqual(cert["subjectAltName"], (("DNS", "bucket.s3.tidepool.test"),))
 
     def test_in_memory_keeps_the_ca_in_its_temporary_directory(self):
         server = Server(in_memory=True, extra_args=["--tls-port", "0"])

@@ -300,12 +300,45 @@ static void *echo_worker(void *arg)
     return NULL;
 }
 
+/* The pid in path (then removed); 0 when there is none. */
+static int read_pid(const char *path, pid_t *pid)
+{
+    FILE *pf = fopen(path, "r");
+    int n = 0, ok = pf && fscanf(pf, "%d", &n) == 1 && n > 0;
+
+    if (pf)
+        fclose(pf);
+    unlink(path);
+    *pid = (pid_t)n;
+    return ok;
+}
+
+/* Whether pid is gone (or a zombie of init's) within 10 s: a bound against a
+ * hang, not a timing check. */
+static int wait_gone(pid_t pid)
+{
+    for (long long t0 = now_ms(); now_ms() - t0 < 10000; usleep(10000)) {
+        char path[64], stat[256] = "";
+        FILE *sf;
+
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        if (!(sf = fopen(path, "r")))
+            return 1;
+        if (!fgets(stat, sizeof stat, sf))
+            stat[0] = 0;
+        fclose(sf);
+        if (strstr(stat, ") Z "))
+            return 1;
+    }
+    return 0;
+}
+
 static void test_exec(void)
 {
     static const char SMALL[] = "{\"records\":[{\"recordId\":\"a\",\"result\":\"Ok\",\"data\":\"\"}]}";
     struct lambda_failure f;
     struct worker workers[4];
-    char *resp, *ev, pidfile[64], cmd[256];
+    char *resp, *ev, pidfile[64], cmd[512];
     size_t rlen, len;
     long long t0;
     int fds = count_fds(), leak_fd, st;
@@ -364,6 +397,25 @@ static void test_exec(void)
         usleep(10000);
     }
     CHECK(now_ms() - t0 < 2000);
+    /* A grandchild in a session of its own (setsid leaves the process group)
+     * dies with the timed-out invocation too. The hook waits for the pid file
+     * so the grandchild surely runs before the timeout. */
+    lambda_set_timeout_ms(2000);
+    snprintf(cmd, sizeof cmd, "exec:setsid sh -c 'echo $$ > %s.tmp; mv %s.tmp %s; exec sleep 1000' & "
+             "while [ ! -e %s ]; do sleep 0.01; done; sleep 1000", pidfile, pidfile, pidfile, pidfile);
+    CHECK(run(cmd, SMALL, strlen(SMALL), &resp, &rlen, &f) == -1);
+    CHECK(strstr(f.detail, "timed out") != NULL);
+    CHECK(read_pid(pidfile, &bg));
+    CHECK(wait_gone(bg));
+    /* And after a normal end: what an invocation started does not outlive it. */
+    snprintf(cmd, sizeof cmd, "exec:setsid sh -c 'echo $$ > %s.tmp; mv %s.tmp %s; exec sleep 1000' "
+             "</dev/null >/dev/null & while [ ! -e %s ]; do sleep 0.01; done; echo '{}'",
+             pidfile, pidfile, pidfile, pidfile);
+    CHECK(run(cmd, SMALL, strlen(SMALL), &resp, &rlen, &f) == 0);
+    free(resp);
+    CHECK(read_pid(pidfile, &bg));
+    CHECK(wait_gone(bg));
+    lambda_set_timeout_ms(300);
     /* Closing stdout early does not end the wait for the process. */
     CHECK(run("exec:exec >&-; sleep 5", SMALL, strlen(SMALL), &resp, &rlen, &f) == -1);
     CHECK(strstr(f.detail, "timed out") != NULL);

@@ -45,6 +45,19 @@ class Acked:
                 raise AssertionError(f"sequence number {seq} acknowledged twice in {stream}/{shard}")
             self.records[key] = (pk, data)
 
+    def wait_for_more(self, n, timeout=120):
+        """Until n more writes than now are acknowledged (a loaded machine is slow to start
+        the writers: a fixed sleep would kill the server before anything was written)."""
+        with self.lock:
+            want = len(self.records) + n
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.records) >= want:
+                    return
+            time.sleep(0.02)
+        raise AssertionError(f"fewer than {n} writes acknowledged within {timeout} s")
+
     def put_record(self, client, stream, pk, data, **kw):
         r = client.put_record(StreamName=stream, PartitionKey=pk, Data=data, **kw)
         self.add(stream, r["ShardId"], r["SequenceNumber"], pk, data)
@@ -216,7 +229,8 @@ class Kill9Test(DurabilityBase):
 
     def test_concurrent_writers_during_kill9(self):
         """Three cycles of: 4 writer threads (PutRecord and 10-record PutRecords) on two streams,
-        SIGKILL after a random 0.3-1.5 s, restart on the same data directory, check."""
+        SIGKILL once 20 more writes are acknowledged plus a random 0-1.2 s, restart on the same
+        data directory, check."""
         create_stream(self.k, "conc", 4)
         create_stream(self.k, "conc1", 1)
         acked, attempted = Acked(), {}
@@ -224,7 +238,8 @@ class Kill9Test(DurabilityBase):
         for cycle in range(3):
             w = Writers(self.server, ["conc", "conc1"], acked, attempted, seed=cycle)
             w.start()
-            time.sleep(rng.uniform(0.3, 1.5))
+            acked.wait_for_more(20)
+            time.sleep(rng.uniform(0, 1.2))
             w.stop.set()  # set first: errors after this point are the kill's, not the server's
             self.server.kill9()
             w.join()
@@ -253,7 +268,7 @@ class Kill9Test(DurabilityBase):
         acked, attempted = Acked(), {}
         w = Writers(self.server, ["term"], acked, attempted, seed=7)
         w.start()
-        time.sleep(0.8)
+        acked.wait_for_more(20)
         w.stop.set()
         t0 = time.monotonic()
         rc = self.server.stop()  # one SIGTERM, then waits up to 10 s

@@ -39,6 +39,9 @@ static const struct tp_err_info ERRORS[ERR_COUNT] = {
     [CW_MALFORMED_INPUT] = {"MalformedInput", 400, 0},
     [CW_INVALID_ACTION] = {"InvalidAction", 400, 0},
     [CW_MISSING_ACTION] = {"MissingAction", 400, 0},
+    /* its front's answers to bad credentials, as the query-protocol services give them */
+    [CW_INVALID_CLIENT_TOKEN_ID] = {"InvalidClientTokenId", 403, 0},
+    [CW_SIGNATURE_DOES_NOT_MATCH] = {"SignatureDoesNotMatch", 403, 0},
     /* S3: codes, statuses and messages as AWS's S3 error reference lists them */
     [S3_ACCESS_DENIED] = {"AccessDenied", 403, 0, "Access Denied"},
     [S3_BAD_DIGEST] = {"BadDigest", 400, 0, "The Content-MD5 you specified did not match what we received."},

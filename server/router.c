@@ -109,23 +109,30 @@ static const char *query_param(const char *query, const char *name, char *out, s
     return NULL;
 }
 
-/* A verdict of auth_check in the JSON services' words. */
-static int auth_reply(struct svc_ctx *c, const struct auth_result *r)
+#define MISMATCH_TEXT                                                                                       \
+    "The request signature we calculated does not match the signature you provided. Check your AWS Secret "   \
+    "Access Key and signing method. Consult the service documentation for details."
+
+/* A verdict of auth_check in the JSON services' words. CloudWatch, a
+ * query-protocol service at heart, answers as those do: 403s with their codes. */
+static int auth_reply(struct svc_ctx *c, const struct svc_service *s, const struct auth_result *r)
 {
+    int cw = s == &cloudwatch_service;
     switch (r->status) {
     case AUTH_OK:
         return 0;
     case AUTH_UNKNOWN_KEY:
-        return reply_error(c, ERR_UNRECOGNIZED_CLIENT, "The security token included in the request is invalid.");
+        return reply_error(c, cw ? CW_INVALID_CLIENT_TOKEN_ID : ERR_UNRECOGNIZED_CLIENT,
+                           "The security token included in the request is invalid.");
     case AUTH_SKEWED:
     case AUTH_EXPIRED:
-        return reply_error(c, ERR_INVALID_SIGNATURE, "%s", r->message);
+        return reply_error(c, cw ? CW_SIGNATURE_DOES_NOT_MATCH : ERR_INVALID_SIGNATURE, "%s", r->message);
     case AUTH_MISMATCH:
+        if (cw)
+            return reply_error(c, CW_SIGNATURE_DOES_NOT_MATCH, MISMATCH_TEXT);
         return reply_error(c, ERR_INVALID_SIGNATURE,
-                           "The request signature we calculated does not match the signature you provided. Check "
-                           "your AWS Secret Access Key and signing method. Consult the service documentation for "
-                           "details.\n\nThe Canonical String for this request should have been\n'%s'\n\n"
-                           "The String-to-Sign should have been\n'%s'\n",
+                           MISMATCH_TEXT "\n\nThe Canonical String for this request should have been\n'%s'\n\n"
+                                         "The String-to-Sign should have been\n'%s'\n",
                            r->canonical_request ? r->canonical_request : "",
                            r->string_to_sign ? r->string_to_sign : "");
     default: /* nothing else is left once the presence checks passed */
@@ -136,7 +143,7 @@ static int auth_reply(struct svc_ctx *c, const struct auth_result *r)
 /* kinesalite's auth stage: credentials must be present and complete, as AWS
  * demands; with --auth their signature is verified too (auth.c), else any
  * are welcome. tidepool's own requests (init.c) are not verified. */
-static int check_auth(struct svc_ctx *c)
+static int check_auth(struct svc_ctx *c, const struct svc_service *s)
 {
     const char *auth = request_header(c->rq, "authorization");
     char qcred[256];
@@ -190,7 +197,7 @@ static int check_auth(struct svc_ctx *c)
         return 0;
     struct auth_result r;
     auth_check(c->wire, 0, NULL, c->now_ms, &r);
-    int rc = auth_reply(c, &r);
+    int rc = auth_reply(c, s, &r);
     auth_result_free(&r);
     return rc;
 }
@@ -252,7 +259,7 @@ const struct svc_op *svc_find_op(const struct svc_service *s, const char *name, 
 int svc_run(struct svc_ctx *c, const struct svc_service *s, const struct svc_op *op, cJSON *in, unsigned vflags)
 {
     char *msg = NULL;
-    int rc = check_auth(c);
+    int rc = check_auth(c, s);
     if (rc)
         return rc;
     switch (validate_request(in, op->rules, vflags, &msg)) {

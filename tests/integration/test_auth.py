@@ -150,13 +150,16 @@ class AuthTest(ServerTestCase):
 
     # ---- wrong secret, unknown key -------------------------------------------------------------
     def test_wrong_secret_refused(self):
-        for service in ("kinesis", "firehose", "cloudwatch"):
+        for service in ("kinesis", "firehose"):
             with self.subTest(service=service):
                 c = self.client(service, secret="not-the-secret")
                 err = self.assertRefused(lambda: self.CALLS[service](c), "InvalidSignatureException", 400)
                 self.assertTrue(err["Message"].startswith(JSON_MISMATCH + "\n\nThe Canonical String for this "
                                                           "request should have been\n'POST\n/\n"), err["Message"])
                 self.assertIn("The String-to-Sign should have been\n'AWS4-HMAC-SHA256\n", err["Message"])
+        # CloudWatch answers as the query-protocol services do
+        cw = self.client("cloudwatch", secret="not-the-secret")
+        self.assertRefused(cw.list_metrics, "SignatureDoesNotMatch", 403, JSON_MISMATCH)
         bad = self.client("s3", secret="not-the-secret")
         err = self.assertRefused(lambda: bad.list_objects_v2(Bucket=BUCKET), "SignatureDoesNotMatch", 403,
                                  S3_MISMATCH)
@@ -171,10 +174,12 @@ class AuthTest(ServerTestCase):
         self.assertRefused(other.list_streams, "InvalidSignatureException", 400)
 
     def test_unknown_key_refused(self):
-        for service in ("kinesis", "firehose", "cloudwatch"):
+        for service, code, status in (("kinesis", "UnrecognizedClientException", 400),
+                                      ("firehose", "UnrecognizedClientException", 400),
+                                      ("cloudwatch", "InvalidClientTokenId", 403)):
             with self.subTest(service=service):
                 c = self.client(service, "AKIDNOTLISTED", "x")
-                self.assertRefused(lambda: self.CALLS[service](c), "UnrecognizedClientException", 400,
+                self.assertRefused(lambda: self.CALLS[service](c), code, status,
                                    "The security token included in the request is invalid.")
         s3 = self.client("s3", "AKIDNOTLISTED", "x")
         err = self.assertRefused(lambda: s3.list_objects_v2(Bucket=BUCKET), "InvalidAccessKeyId", 403,
@@ -187,9 +192,10 @@ class AuthTest(ServerTestCase):
         early = re.compile(rf"^Signature not yet current: {STAMP} is still later than {STAMP} \({STAMP} \+ 15 min\.\)$")
         for minutes, pattern in ((-20, expired), (20, early)):
             with self.subTest(minutes=minutes), shifted_clock(minutes):
-                for service in ("kinesis", "firehose", "cloudwatch"):
+                for service in ("kinesis", "firehose"):
                     c = self.client(service)
                     self.assertRefused(lambda: self.CALLS[service](c), "InvalidSignatureException", 400, pattern)
+                self.assertRefused(self.client("cloudwatch").list_metrics, "SignatureDoesNotMatch", 403, pattern)
                 s3 = self.client("s3")
                 err = self.assertRefused(lambda: s3.list_objects_v2(Bucket=BUCKET), "RequestTimeTooSkewed", 403,
                                          "The difference between the request time and the current time is too "

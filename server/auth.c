@@ -2,15 +2,14 @@
  * struct sigv4_request (the headers SignedHeaders names, the path, the
  * query, the payload hash) and signed again with the key file's secret by
  * protocol/sigv4.c, the same code the replay client signs with; SigV2 (S3's
- * older HMAC-SHA1 scheme, which AWS still takes for S3) is built here. The
+ * older HMAC-SHA1 scheme, which AWS still takes for S3) by protocol/sigv2.c. The
  * key table is written once at start-up and only read afterwards. */
 #define _GNU_SOURCE /* strptime, timegm */
 #include "server/auth.h"
-#include "protocol/base64.h"
+#include "protocol/sigv2.h"
 #include "server/config.h"
 
 #include <cjson/cJSON.h>
-#include <gnutls/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -432,75 +431,11 @@ static void check_v4_query(const struct tp_request *rq, int s3, time_t now, stru
 
 /* ---- SigV2 (S3) ---- */
 
-/* Query parameters that name a subresource, signed in SigV2's resource. */
-static const char *const V2_SUBRESOURCES[] = {
-    "accelerate", "acl", "analytics", "cors", "delete", "inventory", "lifecycle", "location", "logging", "metrics",
-    "notification", "object-lock", "partNumber", "policy", "replication", "requestPayment",
-    "response-cache-control", "response-content-disposition", "response-content-encoding",
-    "response-content-language", "response-content-type", "response-expires", "restore", "select", "select-type",
-    "storageClass", "tagging", "torrent", "uploadId", "uploads", "versionId", "versioning", "versions", "website"};
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-static void put(FILE *f, const char *s) { fputs(s, f); }
-
-/* StringToSign = VERB \n Content-MD5 \n Content-Type \n Date \n
- * x-amz-* headers (lower-case, sorted, "name:value\n") and the resource:
- * /bucket/key as sent, with the subresources of the query. bucket is the
- * virtual-hosted bucket (NULL for path-style). */
-static char *v2_string_to_sign(const struct tp_request *rq, const char *date_line, const char *bucket)
-{
-    char *out = NULL, *names[MAX_SIGNED_HEADERS];
-    size_t len, n = 0;
-    FILE *f = open_memstream(&out, &len);
-    if (!f)
-        return NULL;
-    const char *md5 = request_header(rq, "content-md5"), *ct = request_header(rq, "content-type");
-    fprintf(f, "%s\n%s\n%s\n%s\n", rq->method, md5 ? md5 : "", ct ? ct : "", date_line);
-    for (size_t i = 0; i < rq->n_headers && n < MAX_SIGNED_HEADERS; i++) {
-        int seen = 0;
-        for (size_t j = 0; j < n; j++)
-            seen |= !strcasecmp(names[j], rq->headers[i].name);
-        if (!seen && !strncasecmp(rq->headers[i].name, "x-amz-", 6))
-            names[n++] = rq->headers[i].name;
-    }
-    qsort(names, n, sizeof *names, cmp_str);
-    for (size_t j = 0; j < n; j++) {
-        const char *sep = "";
-        fprintf(f, "%s:", names[j]);
-        for (size_t i = 0; i < rq->n_headers; i++)
-            if (!strcasecmp(rq->headers[i].name, names[j])) {
-                fprintf(f, "%s%s", sep, rq->headers[i].value);
-                sep = ",";
-            }
-        put(f, "\n");
-    }
-    /* the bucket's own resource is "/bucket/", however it was addressed */
-    if (bucket)
-        fprintf(f, "/%s", bucket);
-    put(f, rq->path);
-    if (!bucket && rq->path[0] == '/' && rq->path[1] && !strchr(rq->path + 1, '/'))
-        put(f, "/");
-    const char *sep = "?";
-    for (size_t i = 0; i < sizeof V2_SUBRESOURCES / sizeof *V2_SUBRESOURCES; i++) { /* in sorted order */
-        char v[1024];
-        if (!has_param(rq->query, V2_SUBRESOURCES[i]))
-            continue;
-        fprintf(f, "%s%s", sep, V2_SUBRESOURCES[i]);
-        if (query_param(rq->query, V2_SUBRESOURCES[i], v, sizeof v) && *v)
-            fprintf(f, "=%s", v);
-        sep = "&";
-    }
-    fclose(f);
-    return out;
-}
-
 static void verify_v2(const struct tp_request *rq, const char *akid, const char *sig, const char *date_line,
                       const char *bucket, struct auth_result *r)
 {
     const char *secret = secret_of(akid);
-    unsigned char mac[20];
-    char b64[32];
+    char mine[SIGV2_LEN + 1];
 
     snprintf(r->access_key, sizeof r->access_key, "%s", akid);
     snprintf(r->signature_provided, sizeof r->signature_provided, "%s", sig);
@@ -508,14 +443,18 @@ static void verify_v2(const struct tp_request *rq, const char *akid, const char 
         r->status = AUTH_UNKNOWN_KEY;
         return;
     }
-    char *sts = v2_string_to_sign(rq, date_line, bucket);
-    if (!sts || gnutls_hmac_fast(GNUTLS_MAC_SHA1, secret, strlen(secret), sts, strlen(sts), mac)) {
-        free(sts);
+    struct sigv4_header *h = calloc(rq->n_headers ? rq->n_headers : 1, sizeof *h);
+    if (!h) {
         r->status = AUTH_MISMATCH;
         return;
     }
-    b64[base64_encode(mac, sizeof mac, b64)] = 0;
-    if (!sigv4_equal(b64, sig)) {
+    for (size_t i = 0; i < rq->n_headers; i++)
+        h[i] = (struct sigv4_header){rq->headers[i].name, rq->headers[i].value};
+    struct sigv2_request v2 = {.method = rq->method, .headers = h, .n_headers = rq->n_headers,
+                               .date_line = date_line, .bucket = bucket, .path = rq->path, .query = rq->query};
+    char *sts = sigv2_string_to_sign(&v2);
+    free(h);
+    if (sigv2_sign(secret, sts, mine) || !sigv4_equal(mine, sig)) {
         r->status = AUTH_MISMATCH;
         r->string_to_sign = sts;
         return;

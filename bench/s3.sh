@@ -311,7 +311,7 @@ echo
 echo "exact commands (\$TMP = the run's temp dir, PORT = the server's, SERVER = tidepool or s3rver):"
 print_cmds "\$TMP/tidepool serve --port 0 ${TP_STORE[*]}" \
     "node --openssl-legacy-provider bench/node_modules/s3rver/bin/s3rver.js -d \$TMP/s3rver-data -a 127.0.0.1 -p 0 --silent" \
-    "curl -X PUT http://127.0.0.1:PORT/$BUCKET   (create the bucket)" "${CMDS[@]}"
+    "curl -X PUT -H \"\$S3_AUTH\" http://127.0.0.1:PORT/$BUCKET   (create the bucket)" "${CMDS[@]}"
 print_notes
 if [ "$PERF" = 1 ]; then
     for ph in put get list upload download; do

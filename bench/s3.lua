@@ -18,6 +18,8 @@ local mode = os.getenv("S3_MODE")
 local bucket = os.getenv("S3_BUCKET")
 local bytes = tonumber(os.getenv("S3_BYTES") or "1024")
 local keys_file = os.getenv("S3_KEYS")
+-- "Authorization: ..." (bench/s3.sh): S3 refuses anonymous requests
+local auth = os.getenv("S3_AUTH"):match("^Authorization: (.*)$")
 local MARGIN = 64
 
 -- globals, not locals: setup() sets thread_no in each thread's Lua state and
@@ -45,9 +47,10 @@ function init(args)
     headers = {
       ["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD",
       ["Content-Type"] = "application/octet-stream",
+      ["Authorization"] = auth,
     }
   else
-    headers = {}
+    headers = {["Authorization"] = auth}
     for line in io.lines(keys_file) do
       local t, c = line:match("^(%d+) (%d+)$")
       c = tonumber(c) - MARGIN

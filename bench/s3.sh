@@ -71,12 +71,17 @@ if [ "$PEER" = 1 ]; then
     install_peer s3rver "$S3RVER_VERSION" "kinesalite@$KINESALITE_VERSION"
 fi
 
+# Servers refuse anonymous S3 requests; tidepool without --auth takes any credentials, so this
+# well-formed, unverified one will do (s3rver ignores it).
+S3_AUTH='Authorization: AWS4-HMAC-SHA256 Credential=AKIDBENCH/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0000000000000000000000000000000000000000000000000000000000000000'
+export S3_AUTH
+
 # s3 METHOD PATH [curl args...]: one request with curl; body in $TMP/resp, prints the status.
 s3() {
     local m=$1 p=$2
     shift 2
     curl -s -o "$TMP/resp" -w '%{http_code}' --max-time 30 -X "$m" "http://127.0.0.1:$PORT$p" \
-        -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$@" || echo 000
+        -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -H "$S3_AUTH" "$@" || echo 000
 }
 
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo n/a; }
@@ -306,7 +311,7 @@ echo
 echo "exact commands (\$TMP = the run's temp dir, PORT = the server's, SERVER = tidepool or s3rver):"
 print_cmds "\$TMP/tidepool serve --port 0 ${TP_STORE[*]}" \
     "node --openssl-legacy-provider bench/node_modules/s3rver/bin/s3rver.js -d \$TMP/s3rver-data -a 127.0.0.1 -p 0 --silent" \
-    "curl -X PUT http://127.0.0.1:PORT/$BUCKET   (create the bucket)" "${CMDS[@]}"
+    "curl -X PUT -H \"\$S3_AUTH\" http://127.0.0.1:PORT/$BUCKET   (create the bucket)" "${CMDS[@]}"
 print_notes
 if [ "$PERF" = 1 ]; then
     for ph in put get list upload download; do

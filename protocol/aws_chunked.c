@@ -17,6 +17,7 @@
  * Every error is sticky: once reported, the decoder reports it again. */
 #include "protocol/aws_chunked.h"
 
+#include <gnutls/crypto.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,8 +59,10 @@ struct aws_chunked {
     struct aws_chunked_trailer trailers[MAX_TRAILERS];
     size_t ntrailers;
 
-    char (*sigs)[SIG_LEN + 1];
-    size_t nsigs, sigs_cap;
+    char sig[SIG_LEN + 1];          /* the current chunk's signature */
+    int verify;                     /* chain holds the previous signature */
+    struct sigv4_chain chain;
+    gnutls_hash_hd_t hash;          /* the current chunk's data, when verifying */
 };
 
 struct aws_chunked *aws_chunked_new(aws_chunked_sink sink, void *ctx)
@@ -79,7 +82,9 @@ void aws_chunked_free(struct aws_chunked *d)
 {
     if (!d)
         return;
-    free(d->sigs);
+    if (d->hash)
+        gnutls_hash_deinit(d->hash, NULL);
+    memset(&d->chain, 0, sizeof d->chain); /* key material */
     free(d);
 }
 
@@ -120,20 +125,55 @@ static int is_tchar(unsigned char c)
     return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
-static void add_signature(struct aws_chunked *d, const char *sig)
+void aws_chunked_verify(struct aws_chunked *d, const struct sigv4_chain *chain)
 {
-    if (d->nsigs == d->sigs_cap) {
-        size_t cap = d->sigs_cap ? d->sigs_cap * 2 : 16;
-        void *ns = realloc(d->sigs, cap * sizeof *d->sigs);
-        /* As in json_writer: no sensible way on without memory. */
-        if (!ns)
-            abort();
-        d->sigs = ns;
-        d->sigs_cap = cap;
+    d->chain = *chain;
+    d->verify = 1;
+}
+
+/* Ends hash h into sha (hex). */
+static void hash_hex(gnutls_hash_hd_t h, char sha[SIGV4_HEX_LEN + 1])
+{
+    unsigned char digest[32];
+    gnutls_hash_deinit(h, digest);
+    sigv4_hex(digest, sizeof digest, sha);
+}
+
+/* The current chunk's data is complete: its signature must be the chain's next. */
+static enum aws_chunked_status chunk_signed(struct aws_chunked *d)
+{
+    char sha[SIGV4_HEX_LEN + 1];
+
+    if (!d->verify)
+        return AWSC_OK;
+    hash_hex(d->hash, sha);
+    d->hash = NULL;
+    if (sigv4_chain_next(&d->chain, sha, 0) || !sigv4_equal(d->chain.prev, d->sig))
+        return fail(d, AWSC_ESIGNATURE);
+    return AWSC_OK;
+}
+
+/* The trailer signature covers the trailer lines as "name:value\n". */
+static enum aws_chunked_status trailer_signed(struct aws_chunked *d)
+{
+    char sha[SIGV4_HEX_LEN + 1];
+    gnutls_hash_hd_t h;
+
+    if (!d->verify || !d->trailer_sig_seen)
+        return AWSC_OK;
+    if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256))
+        return fail(d, AWSC_ESIGNATURE);
+    for (size_t i = 0; i + 1 < d->ntrailers; i++) { /* the signature is last */
+        gnutls_hash(h, d->trailers[i].name, strlen(d->trailers[i].name));
+        gnutls_hash(h, ":", 1);
+        gnutls_hash(h, d->trailers[i].value, strlen(d->trailers[i].value));
+        gnutls_hash(h, "\n", 1);
     }
-    memcpy(d->sigs[d->nsigs], sig, SIG_LEN);
-    d->sigs[d->nsigs][SIG_LEN] = '\0';
-    d->nsigs++;
+    hash_hex(h, sha);
+    if (sigv4_chain_next(&d->chain, sha, 1) ||
+        !sigv4_equal(d->chain.prev, d->trailers[d->ntrailers - 1].value))
+        return fail(d, AWSC_ESIGNATURE);
+    return AWSC_OK;
 }
 
 static enum aws_chunked_status chunk_header(struct aws_chunked *d)
@@ -162,12 +202,20 @@ static enum aws_chunked_status chunk_header(struct aws_chunked *d)
     d->signed_mode = is_signed;
     if (size > ~0ull - d->decoded)
         return fail(d, AWSC_EMALFORMED);
-    if (is_signed)
-        add_signature(d, s + i + SIG_EXT_LEN);
+    if (d->verify && !is_signed)
+        return fail(d, AWSC_ESIGNATURE);
+    if (is_signed) {
+        memcpy(d->sig, s + i + SIG_EXT_LEN, SIG_LEN);
+        d->sig[SIG_LEN] = 0;
+    }
+    if (d->verify && gnutls_hash_init(&d->hash, GNUTLS_DIG_SHA256)) {
+        d->hash = NULL;
+        return fail(d, AWSC_ESIGNATURE);
+    }
 
     d->remaining = size;
     d->state = size ? ST_DATA : ST_TRAILER;
-    return AWSC_OK;
+    return size ? AWSC_OK : chunk_signed(d); /* the final chunk has no data to wait for */
 }
 
 static int is_ows(char c) { return c == ' ' || c == '\t'; }
@@ -181,6 +229,8 @@ static enum aws_chunked_status trailer_line(struct aws_chunked *d)
         /* A signed body that carries trailers must sign them too. */
         if (d->signed_mode == 1 && d->ntrailers > 0 && !d->trailer_sig_seen)
             return fail(d, AWSC_EMALFORMED);
+        if (trailer_signed(d) != AWSC_OK)
+            return d->error;
         d->state = ST_DONE;
         return AWSC_DONE;
     }
@@ -285,6 +335,8 @@ enum aws_chunked_status aws_chunked_feed(struct aws_chunked *d, const unsigned c
             size_t take = n - i;
             if ((uint64_t)take > d->remaining)
                 take = (size_t)d->remaining;
+            if (d->hash)
+                gnutls_hash(d->hash, in + i, take);
             if (d->sink && d->sink(d->ctx, in + i, take) != 0)
                 return fail(d, AWSC_EABORTED);
             d->decoded += take;
@@ -303,6 +355,8 @@ enum aws_chunked_status aws_chunked_feed(struct aws_chunked *d, const unsigned c
             if (in[i++] != '\n')
                 return fail(d, AWSC_EMALFORMED);
             d->state = ST_HEADER;
+            if (chunk_signed(d) != AWSC_OK)
+                return d->error;
             break;
         case ST_DONE:
             return fail(d, AWSC_EMALFORMED);
@@ -338,9 +392,3 @@ const char *aws_chunked_trailer(const struct aws_chunked *d, const char *lname)
     return NULL;
 }
 
-size_t aws_chunked_signature_count(const struct aws_chunked *d) { return d->nsigs; }
-
-const char *aws_chunked_signature(const struct aws_chunked *d, size_t i)
-{
-    return i < d->nsigs ? d->sigs[i] : NULL;
-}

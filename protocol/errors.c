@@ -23,6 +23,7 @@ static const struct tp_err_info ERRORS[ERR_COUNT] = {
     [ERR_INCOMPLETE_SIGNATURE] = {"IncompleteSignatureException", 400, 0},
     [ERR_INVALID_SIGNATURE] = {"InvalidSignatureException", 400, 0},
     [ERR_ACCESS_DENIED] = {"AccessDeniedException", 400, 0},
+    [ERR_UNRECOGNIZED_CLIENT] = {"UnrecognizedClientException", 400, 0},
     [ERR_INTERNAL] = {"InternalFailure", 500, 0},
     [ERR_CONCURRENT_MODIFICATION] = {"ConcurrentModificationException", 400, 0},
     [ERR_SERVICE_UNAVAILABLE] = {"ServiceUnavailableException", 503, 0},
@@ -38,6 +39,9 @@ static const struct tp_err_info ERRORS[ERR_COUNT] = {
     [CW_MALFORMED_INPUT] = {"MalformedInput", 400, 0},
     [CW_INVALID_ACTION] = {"InvalidAction", 400, 0},
     [CW_MISSING_ACTION] = {"MissingAction", 400, 0},
+    /* its front's answers to bad credentials, as the query-protocol services give them */
+    [CW_INVALID_CLIENT_TOKEN_ID] = {"InvalidClientTokenId", 403, 0},
+    [CW_SIGNATURE_DOES_NOT_MATCH] = {"SignatureDoesNotMatch", 403, 0},
     /* S3: codes, statuses and messages as AWS's S3 error reference lists them */
     [S3_ACCESS_DENIED] = {"AccessDenied", 403, 0, "Access Denied"},
     [S3_BAD_DIGEST] = {"BadDigest", 400, 0, "The Content-MD5 you specified did not match what we received."},
@@ -75,6 +79,17 @@ static const struct tp_err_info ERRORS[ERR_COUNT] = {
                              "Your proposed upload is smaller than the minimum allowed object size."},
     [S3_INVALID_TAG] = {"InvalidTag", 400, 0, "The TagValue you have provided is invalid"},
     [S3_INVALID_URI] = {"InvalidURI", 400, 0, "Couldn't parse the specified URI."},
+    [S3_INVALID_ACCESS_KEY_ID] = {"InvalidAccessKeyId", 403, 0,
+                                  "The AWS Access Key Id you provided does not exist in our records."},
+    [S3_SIGNATURE_DOES_NOT_MATCH] = {"SignatureDoesNotMatch", 403, 0,
+                                     "The request signature we calculated does not match the signature you "
+                                     "provided. Check your key and signing method."},
+    [S3_REQUEST_TIME_TOO_SKEWED] = {"RequestTimeTooSkewed", 403, 0,
+                                    "The difference between the request time and the current time is too large."},
+    [S3_AUTH_HEADER_MALFORMED] = {"AuthorizationHeaderMalformed", 400, 0, "The authorization header is malformed."},
+    [S3_AUTH_QUERY_PARAMS] = {"AuthorizationQueryParametersError", 400, 0, NULL},
+    [S3_CONTENT_SHA256_MISMATCH] = {"XAmzContentSHA256Mismatch", 400, 0,
+                                    "The provided 'x-amz-content-sha256' header does not match what was computed."},
 };
 
 const struct tp_err_info *errors_info(enum tp_err e)

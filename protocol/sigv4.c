@@ -14,7 +14,7 @@ static void put(struct strbuf *b, const char *s)
     strbuf_put(b, s, strlen(s));
 }
 
-static void hex(const unsigned char *d, size_t n, char *out)
+void sigv4_hex(const unsigned char *d, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";
 
@@ -31,7 +31,7 @@ int sigv4_sha256_hex(const void *data, size_t n, char out[SIGV4_HEX_LEN + 1])
 
     if (gnutls_hash_fast(GNUTLS_DIG_SHA256, data, n, d) != 0)
         return -1;
-    hex(d, sizeof d, out);
+    sigv4_hex(d, sizeof d, out);
     return 0;
 }
 
@@ -79,6 +79,31 @@ static int cmp_qparam(const void *a, const void *b)
     return c ? c : cmp_span(x->v, x->vlen, y->v, y->vlen);
 }
 
+static int hexdigit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Appends n bytes of an encoded query name or value, decoded and encoded
+ * again: what a client sent loosely (an unencoded ':' or '/', a lower-case
+ * escape) is signed as AWS canonicalises it. */
+static void put_reencoded(struct strbuf *b, const char *s, size_t n)
+{
+    struct strbuf raw = {0};
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < n && (hi = hexdigit(s[i + 1])) >= 0 && (lo = hexdigit(s[i + 2])) >= 0) {
+            char c = (char)(hi << 4 | lo);
+            strbuf_put(&raw, &c, 1);
+            i += 2;
+        } else {
+            strbuf_put(&raw, &s[i], 1);
+        }
+    }
+    sigv4_uri_encode(b, raw.buf ? raw.buf : "", raw.len, 0);
+    strbuf_free(&raw);
+}
+
 static void canonical_query(struct strbuf *b, const char *q)
 {
     size_t n = 0, cap = 1;
@@ -90,14 +115,28 @@ static void canonical_query(struct strbuf *b, const char *q)
         abort(); /* as strbuf does */
     for (const char *p = q; *p;) {
         const char *end = p + strcspn(p, "&"), *eq = memchr(p, '=', (size_t)(end - p));
-        if (end > p) {
+        size_t klen = (size_t)((eq ? eq : end) - p);
+        /* a presigned URL's signature cannot sign itself */
+        if (end > p && !(klen == 15 && !memcmp(p, "X-Amz-Signature", 15))) {
             ps[n].k = p;
-            ps[n].klen = (size_t)((eq ? eq : end) - p);
+            ps[n].klen = klen;
             ps[n].v = eq ? eq + 1 : end;
             ps[n].vlen = (size_t)(end - ps[n].v);
             n++;
         }
         p = *end ? end + 1 : end;
+    }
+    /* sorted by the encoded names and values, so encode first */
+    struct strbuf *enc = calloc(2 * (n ? n : 1), sizeof *enc);
+    if (!enc)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        put_reencoded(&enc[2 * i], ps[i].k, ps[i].klen);
+        put_reencoded(&enc[2 * i + 1], ps[i].v, ps[i].vlen);
+        ps[i].k = enc[2 * i].buf ? enc[2 * i].buf : "";
+        ps[i].klen = enc[2 * i].len;
+        ps[i].v = enc[2 * i + 1].buf ? enc[2 * i + 1].buf : "";
+        ps[i].vlen = enc[2 * i + 1].len;
     }
     qsort(ps, n, sizeof *ps, cmp_qparam);
     for (size_t i = 0; i < n; i++) {
@@ -107,6 +146,9 @@ static void canonical_query(struct strbuf *b, const char *q)
         strbuf_put(b, "=", 1); /* a valueless key is signed as "key=" */
         strbuf_put(b, ps[i].v, ps[i].vlen);
     }
+    for (size_t i = 0; i < 2 * n; i++)
+        strbuf_free(&enc[i]);
+    free(enc);
     free(ps);
 }
 
@@ -188,65 +230,75 @@ static int hmac(const void *key, size_t klen, const char *msg, unsigned char out
     return gnutls_hmac_fast(GNUTLS_MAC_SHA256, key, klen, msg, strlen(msg), out);
 }
 
-char *sigv4_authorization(const struct sigv4_request *r, struct sigv4_trace *trace)
+static void put_scope(struct strbuf *b, const char *date, const struct sigv4_request *r)
 {
-    struct strbuf creq = {0}, sts = {0}, signed_list = {0}, key = {0}, auth = {0};
-    char date[9], scope_hash[SIGV4_HEX_LEN + 1], sig[SIGV4_HEX_LEN + 1];
-    unsigned char k[SHA256_LEN], s[SHA256_LEN];
-    char *out = NULL;
+    put(b, date);
+    strbuf_put(b, "/", 1);
+    put(b, r->region);
+    strbuf_put(b, "/", 1);
+    put(b, r->service);
+    put(b, "/aws4_request");
+}
+
+/* The signature over sts with key: hex into sig. */
+static int sign_hex(const unsigned char key[SHA256_LEN], const char *sts, char sig[SIGV4_HEX_LEN + 1])
+{
+    unsigned char s[SHA256_LEN];
+    if (hmac(key, SHA256_LEN, sts, s))
+        return -1;
+    sigv4_hex(s, sizeof s, sig);
+    return 0;
+}
+
+/* Canonical request, string to sign, signature; the signed header list
+ * goes to signed_list. */
+static int signature(const struct sigv4_request *r, struct strbuf *signed_list, char sig[SIGV4_HEX_LEN + 1],
+                     unsigned char key_out[SHA256_LEN], struct sigv4_trace *trace)
+{
+    struct strbuf creq = {0}, sts = {0}, key = {0};
+    char date[9], creq_hash[SIGV4_HEX_LEN + 1];
+    unsigned char k[SHA256_LEN];
     size_t len;
+    int rc = -1;
 
     snprintf(date, sizeof date, "%.8s", r->amz_date);
     put(&creq, r->method);
     strbuf_put(&creq, "\n", 1);
-    put(&creq, r->path);
+    if (r->encode_path)
+        sigv4_uri_encode(&creq, r->path, strlen(r->path), 1);
+    else
+        put(&creq, r->path);
     strbuf_put(&creq, "\n", 1);
     canonical_query(&creq, r->query ? r->query : "");
     strbuf_put(&creq, "\n", 1);
-    canonical_headers(&creq, &signed_list, r->headers, r->n_headers);
+    canonical_headers(&creq, signed_list, r->headers, r->n_headers);
     strbuf_put(&creq, "\n", 1);
-    strbuf_put(&creq, signed_list.buf, signed_list.len);
+    strbuf_put(&creq, signed_list->buf, signed_list->len);
     strbuf_put(&creq, "\n", 1);
     put(&creq, r->payload_hash);
 
-    if (sigv4_sha256_hex(creq.buf, creq.len, scope_hash))
+    if (sigv4_sha256_hex(creq.buf, creq.len, creq_hash))
         goto out;
     put(&sts, "AWS4-HMAC-SHA256\n");
     put(&sts, r->amz_date);
     strbuf_put(&sts, "\n", 1);
-    put(&sts, date);
-    strbuf_put(&sts, "/", 1);
-    put(&sts, r->region);
-    strbuf_put(&sts, "/", 1);
-    put(&sts, r->service);
-    put(&sts, "/aws4_request\n");
-    put(&sts, scope_hash);
+    put_scope(&sts, date, r);
+    strbuf_put(&sts, "\n", 1);
+    put(&sts, creq_hash);
 
     /* kDate = HMAC("AWS4" + secret, date), then region, service, "aws4_request" */
     put(&key, "AWS4");
     put(&key, r->secret_key);
     if (hmac(key.buf, key.len, date, k) || hmac(k, sizeof k, r->region, k) || hmac(k, sizeof k, r->service, k) ||
-        hmac(k, sizeof k, "aws4_request", k) || hmac(k, sizeof k, sts.buf, s))
+        hmac(k, sizeof k, "aws4_request", k) || sign_hex(k, sts.buf, sig))
         goto out;
-    hex(s, sizeof s, sig);
-
-    put(&auth, "AWS4-HMAC-SHA256 Credential=");
-    put(&auth, r->access_key);
-    strbuf_put(&auth, "/", 1);
-    put(&auth, date);
-    strbuf_put(&auth, "/", 1);
-    put(&auth, r->region);
-    strbuf_put(&auth, "/", 1);
-    put(&auth, r->service);
-    put(&auth, "/aws4_request, SignedHeaders=");
-    strbuf_put(&auth, signed_list.buf, signed_list.len);
-    put(&auth, ", Signature=");
-    put(&auth, sig);
-    out = strbuf_take(&auth, &len);
+    if (key_out)
+        memcpy(key_out, k, sizeof k);
     if (trace) {
         trace->canonical_request = strbuf_take(&creq, &len);
         trace->string_to_sign = strbuf_take(&sts, &len);
     }
+    rc = 0;
 out:
     /* the secret-derived key material does not outlive the call */
     if (key.buf)
@@ -254,10 +306,74 @@ out:
     memset(k, 0, sizeof k);
     strbuf_free(&creq);
     strbuf_free(&sts);
-    strbuf_free(&signed_list);
     strbuf_free(&key);
+    return rc;
+}
+
+int sigv4_signature(const struct sigv4_request *r, char sig[SIGV4_HEX_LEN + 1], unsigned char key[32],
+                    struct sigv4_trace *trace)
+{
+    struct strbuf signed_list = {0};
+    int rc = signature(r, &signed_list, sig, key, trace);
+    strbuf_free(&signed_list);
+    return rc;
+}
+
+char *sigv4_authorization(const struct sigv4_request *r, struct sigv4_trace *trace)
+{
+    struct strbuf signed_list = {0}, auth = {0};
+    char date[9], sig[SIGV4_HEX_LEN + 1];
+    size_t len;
+    char *out = NULL;
+
+    if (signature(r, &signed_list, sig, NULL, trace) == 0) {
+        snprintf(date, sizeof date, "%.8s", r->amz_date);
+        put(&auth, "AWS4-HMAC-SHA256 Credential=");
+        put(&auth, r->access_key);
+        strbuf_put(&auth, "/", 1);
+        put_scope(&auth, date, r);
+        put(&auth, ", SignedHeaders=");
+        strbuf_put(&auth, signed_list.buf, signed_list.len);
+        put(&auth, ", Signature=");
+        put(&auth, sig);
+        out = strbuf_take(&auth, &len);
+    }
+    strbuf_free(&signed_list);
     strbuf_free(&auth);
     return out;
+}
+
+int sigv4_chain_next(struct sigv4_chain *c, const char *data_sha, int trailer)
+{
+    /* sha256("") stands for the chunk headers S3 never defined */
+    static const char empty[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    struct strbuf sts = {0};
+    put(&sts, trailer ? "AWS4-HMAC-SHA256-TRAILER\n" : "AWS4-HMAC-SHA256-PAYLOAD\n");
+    put(&sts, c->amz_date);
+    strbuf_put(&sts, "\n", 1);
+    put(&sts, c->scope);
+    strbuf_put(&sts, "\n", 1);
+    put(&sts, c->prev);
+    strbuf_put(&sts, "\n", 1);
+    if (!trailer) {
+        put(&sts, empty);
+        strbuf_put(&sts, "\n", 1);
+    }
+    put(&sts, data_sha);
+    int rc = sign_hex(c->key, sts.buf, c->prev);
+    strbuf_free(&sts);
+    return rc;
+}
+
+int sigv4_equal(const char *a, const char *b)
+{
+    size_t n = strlen(a);
+    unsigned char diff = 0;
+    if (n != strlen(b)) /* the length is no secret */
+        return 0;
+    for (size_t i = 0; i < n; i++) /* every byte, wherever the first difference is */
+        diff |= (unsigned char)(a[i] ^ b[i]);
+    return !diff;
 }
 
 void sigv4_trace_free(struct sigv4_trace *t)

@@ -126,7 +126,7 @@ static int call(const char *method, const char *path, const char *target, const 
                              {"content-type", "application/x-amz-json-1.1"}, {"x-amz-target", (char *)target}};
     struct tp_request rq = {.method = method, .path = path, .query = "", .headers = h,
                             .n_headers = target ? 5 : 3, .body = (const unsigned char *)body,
-                            .body_len = body ? strlen(body) : 0};
+                            .body_len = body ? strlen(body) : 0, .internal = 1};
     struct tp_response rs;
     memset(&rs, 0, sizeof rs);
     router_dispatch(&rq, &rs);

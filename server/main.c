@@ -2,6 +2,7 @@
  * (open storage → start HTTP → print the ready line → wait for SIGTERM/SIGINT
  * → stop accepting, finish in-flight requests → close SQLite). */
 #include "server/config.h"
+#include "server/auth.h"
 #include "server/firehose_engine.h"
 #include "server/hosts.h"
 #include "server/http.h"
@@ -94,6 +95,8 @@ static const char USAGE[] =
     "  --preset workshop      what the Beam-on-KDA workshop's stack provides: the taxi dataset in\n"
     "                         s3://" WORKSHOP_BUCKET "/…, the output bucket, EnrichEventsLambda\n"
     "  --trips N              trips in the workshop dataset (default 150000, at least 100000)\n"
+    "  --auth FILE            verify request signatures against the access keys in FILE (JSON, see\n"
+    "                         README); without it (nor TIDEPOOL_AUTH=FILE) any credentials are taken\n"
     "  --imds-port N          also serve EC2 instance metadata (region, role credentials) on port N\n"
     "                         (0 picks a free one); point AWS_EC2_METADATA_SERVICE_ENDPOINT at it\n"
     "  --max-connections N    connections served at once (default 2048); more wait to be accepted\n"
@@ -131,7 +134,7 @@ static int parse_serve(int argc, char **argv)
 {
     enum { O_HOST = 1, O_PORT, O_DATA, O_MEM, O_REGION, O_ACCOUNT, O_LOG, O_DELAY, O_SHARDS, O_S3_DOMAIN,
            O_LAMBDA, O_LAMBDA_TIMEOUT, O_INIT, O_PRESET, O_TRIPS, O_IMDS_PORT, O_TLS_PORT, O_MAX_CONN,
-           O_IDLE, O_HEAD_TIMEOUT };
+           O_IDLE, O_HEAD_TIMEOUT, O_AUTH };
     static const struct option OPTS[] = {
         {"host", required_argument, NULL, O_HOST}, {"port", required_argument, NULL, O_PORT},
         {"data", required_argument, NULL, O_DATA}, {"in-memory", no_argument, NULL, O_MEM},
@@ -143,9 +146,10 @@ static int parse_serve(int argc, char **argv)
         {"trips", required_argument, NULL, O_TRIPS}, {"imds-port", required_argument, NULL, O_IMDS_PORT},
         {"tls-port", required_argument, NULL, O_TLS_PORT}, {"max-connections", required_argument, NULL, O_MAX_CONN},
         {"idle-timeout", required_argument, NULL, O_IDLE}, {"header-timeout", required_argument, NULL, O_HEAD_TIMEOUT},
+        {"auth", required_argument, NULL, O_AUTH},
         {"help", no_argument, NULL, 'h'}, {0}};
     char err[512];
-    const char *preset = NULL;
+    const char *preset = NULL, *auth = getenv("TIDEPOOL_AUTH");
     unsigned long trips = WORKSHOP_DEFAULT_TRIPS;
     static const char *const LEVELS[] = {"error", "warn", "info", "debug"};
     unsigned u;
@@ -231,9 +235,14 @@ static int parse_serve(int argc, char **argv)
                 goto bad;
             g_limits.header_timeout_ms = u * 1000u;
             break;
+        case O_AUTH: auth = optarg; break;
         case 'h': fputs(USAGE, stdout); exit(0);
         default: goto usage;
         }
+    }
+    if (auth && *auth && auth_load_file(auth, err, sizeof err)) {
+        fprintf(stderr, "tidepool: --auth %s\n", err);
+        return -1;
     }
     if (optind != argc)
         goto usage;

@@ -28,6 +28,7 @@ struct tp_request {
     const unsigned char *body;
     size_t body_len;
     int http2;
+    int internal; /* sent by tidepool itself (init.c): no credentials are checked */
 };
 
 /* A response body produced while it is sent (an S3 object of any size),

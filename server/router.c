@@ -9,6 +9,7 @@
  * such as monitoring.<region>.amazonaws.com names the service (and the
  * region, when no SigV4 scope does), so it never falls through to S3. */
 #include "server/config.h"
+#include "server/auth.h"
 #include "server/cloudwatch.h"
 #include "server/firehose_engine.h"
 #include "protocol/cbor.h"
@@ -108,9 +109,41 @@ static const char *query_param(const char *query, const char *name, char *out, s
     return NULL;
 }
 
-/* kinesalite's auth stage: signatures are not verified (any credentials are
- * welcome) but must be present and complete, as AWS demands. */
-static int check_auth(struct svc_ctx *c)
+#define MISMATCH_TEXT                                                                                       \
+    "The request signature we calculated does not match the signature you provided. Check your AWS Secret "   \
+    "Access Key and signing method. Consult the service documentation for details."
+
+/* A verdict of auth_check in the JSON services' words. CloudWatch, a
+ * query-protocol service at heart, answers as those do: 403s with their codes. */
+static int auth_reply(struct svc_ctx *c, const struct svc_service *s, const struct auth_result *r)
+{
+    int cw = s == &cloudwatch_service;
+    switch (r->status) {
+    case AUTH_OK:
+        return 0;
+    case AUTH_UNKNOWN_KEY:
+        return reply_error(c, cw ? CW_INVALID_CLIENT_TOKEN_ID : ERR_UNRECOGNIZED_CLIENT,
+                           "The security token included in the request is invalid.");
+    case AUTH_SKEWED:
+    case AUTH_EXPIRED:
+        return reply_error(c, cw ? CW_SIGNATURE_DOES_NOT_MATCH : ERR_INVALID_SIGNATURE, "%s", r->message);
+    case AUTH_MISMATCH:
+        if (cw)
+            return reply_error(c, CW_SIGNATURE_DOES_NOT_MATCH, MISMATCH_TEXT);
+        return reply_error(c, ERR_INVALID_SIGNATURE,
+                           MISMATCH_TEXT "\n\nThe Canonical String for this request should have been\n'%s'\n\n"
+                                         "The String-to-Sign should have been\n'%s'\n",
+                           r->canonical_request ? r->canonical_request : "",
+                           r->string_to_sign ? r->string_to_sign : "");
+    default: /* nothing else is left once the presence checks passed */
+        return reply_error(c, ERR_INCOMPLETE_SIGNATURE, "%s", r->message);
+    }
+}
+
+/* kinesalite's auth stage: credentials must be present and complete, as AWS
+ * demands; with --auth their signature is verified too (auth.c), else any
+ * are welcome. tidepool's own requests (init.c) are not verified. */
+static int check_auth(struct svc_ctx *c, const struct svc_service *s)
 {
     const char *auth = request_header(c->rq, "authorization");
     char qcred[256];
@@ -160,7 +193,13 @@ static int check_auth(struct svc_ctx *c)
             scope_region(v, c->region, sizeof c->region);
         }
     }
-    return 0;
+    if (!auth_enabled() || c->rq->internal)
+        return 0;
+    struct auth_result r;
+    auth_check(c->wire, 0, NULL, c->now_ms, &r);
+    int rc = auth_reply(c, s, &r);
+    auth_result_free(&r);
+    return rc;
 }
 
 /* The service a Host names, with its region in region[32]; NULL for others
@@ -220,7 +259,7 @@ const struct svc_op *svc_find_op(const struct svc_service *s, const char *name, 
 int svc_run(struct svc_ctx *c, const struct svc_service *s, const struct svc_op *op, cJSON *in, unsigned vflags)
 {
     char *msg = NULL;
-    int rc = check_auth(c);
+    int rc = check_auth(c, s);
     if (rc)
         return rc;
     switch (validate_request(in, op->rules, vflags, &msg)) {
@@ -317,18 +356,20 @@ static int inflate_body(const struct tp_request *rq, struct tp_request *out)
     return out->body ? 1 : -1;
 }
 
-static void dispatch(const struct tp_request *rq, struct tp_response *rs, int gzip_broken);
+static void dispatch(const struct tp_request *rq, const struct tp_request *wire, struct tp_response *rs,
+                     int gzip_broken);
 
 void router_dispatch(const struct tp_request *rq, struct tp_response *rs)
 {
     struct tp_request inflated;
     int rc = inflate_body(rq, &inflated);
-    dispatch(rc == 1 ? &inflated : rq, rs, rc < 0);
+    dispatch(rc == 1 ? &inflated : rq, rq, rs, rc < 0);
     if (rc == 1)
         free((void *)inflated.body);
 }
 
-static void dispatch(const struct tp_request *rq, struct tp_response *rs, int gzip_broken)
+static void dispatch(const struct tp_request *rq, const struct tp_request *wire, struct tp_response *rs,
+                     int gzip_broken)
 {
     char rid[37], host_region[32];
     struct svc_ctx c;
@@ -353,6 +394,7 @@ static void dispatch(const struct tp_request *rq, struct tp_response *rs, int gz
     }
     memset(&c, 0, sizeof c);
     c.rq = rq;
+    c.wire = wire;
     c.rs = rs;
     c.now_ms = db_now_ms();
     /* the SigV4 credential scope, when there is one, has the last word */

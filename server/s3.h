@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "protocol/errors.h"
+#include "protocol/sigv4.h"
 #include "protocol/xml.h"
 #include "server/request.h"
 #include "storage/objects.h"
@@ -38,6 +39,8 @@ struct s3_req {
     size_t n_headers;
     const unsigned char *body; /* buffered operations only */
     size_t body_len;
+    struct sigv4_chain *chain; /* a signed aws-chunked body's chunks verify against it (malloc'd) */
+    const char *error_fields[12]; /* name, value pairs the next <Error> adds after <Message>; NULL ends */
 };
 
 /* Fills q from rq (copies what it keeps; rq may go away afterwards). On a
@@ -56,6 +59,9 @@ void s3_reply_xml(struct s3_req *q, struct xw *w);
 int s3_bucket_or_reply(struct s3_req *q, struct db_bucket *b);
 /* S3's bucket naming rules (protocols.md §3.5). */
 int s3_bucket_name_valid(const char *name);
+/* With --auth, the SHA-256 (hex) x-amz-content-sha256 says the body has,
+ * which it must then have (XAmzContentSHA256Mismatch); NULL: nothing to check. */
+const char *s3_signed_body_hash(const struct s3_req *q);
 /* URL-encodes s for encoding-type=url listings (unreserved and '/' kept). */
 char *s3_url_encode(const char *s);
 /* %XX-decodes n chars of s ('+' into ' ' when plus); a malformed escape stays

@@ -3,6 +3,7 @@
  * level (service, bucket, object) and the subresource named in the query. */
 #define _GNU_SOURCE /* vasprintf */
 #include "server/s3.h"
+#include "server/auth.h"
 #include "server/config.h"
 #include "protocol/utf8.h"
 #include "storage/db.h"
@@ -152,25 +153,92 @@ static void scope_region(struct s3_req *q)
         snprintf(q->region, sizeof q->region, "%.*s", (int)n, cred);
 }
 
-/* A presigned URL past its expiry: SigV4's X-Amz-Date + X-Amz-Expires, or
- * SigV2's Expires (epoch seconds; boto3's default presigning in us-east-1).
- * Signatures are not checked (any credentials are welcome), but expiry is
- * what clients test. */
-static int presign_expired(const struct s3_req *q)
+/* Whether the bucket lets anyone in without credentials. The hook for
+ * bucket policies and public-read ACLs: tidepool has neither yet, so every
+ * bucket is private, and anonymous requests are refused as AWS refuses them. */
+static int anonymous_allowed(const struct s3_req *q)
 {
-    const char *date = s3_param(q, "X-Amz-Date"), *expires = s3_param(q, "X-Amz-Expires");
-    const char *v2 = s3_param(q, "AWSAccessKeyId") ? s3_param(q, "Expires") : NULL;
-    struct tm tm;
-    if (v2)
-        return q->now_ms / 1000 > strtoull(v2, NULL, 10);
-    memset(&tm, 0, sizeof tm);
-    if (!date || !expires || sscanf(date, "%4d%2d%2dT%2d%2d%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                                    &tm.tm_min, &tm.tm_sec) != 6)
-        return 0;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    uint64_t signed_at = (uint64_t)timegm(&tm) * 1000, valid = strtoull(expires, NULL, 10) * 1000;
-    return q->now_ms > signed_at + valid;
+    (void)q;
+    return 0;
+}
+
+/* The request's credentials (auth.c) in S3's words: 0, or the error answered. */
+static int authenticate(struct s3_req *q, const struct tp_request *rq, const char *host_bucket)
+{
+    struct auth_result r;
+    enum tp_err e = TP_OK;
+    const char *msg = NULL;
+    auth_check(rq, 1, host_bucket, q->now_ms, &r);
+    const char *const signed_fields[] = {"AWSAccessKeyId", r.access_key, "StringToSign", r.string_to_sign,
+                                         "SignatureProvided", r.signature_provided, "CanonicalRequest",
+                                         r.canonical_request};
+    switch (r.status) {
+    case AUTH_OK:
+        if (r.streaming && !(q->chain = malloc(sizeof *q->chain)))
+            e = S3_INTERNAL_ERROR;
+        else if (r.streaming)
+            *q->chain = r.chain;
+        break;
+    case AUTH_ANONYMOUS:
+        if (!anonymous_allowed(q))
+            e = S3_ACCESS_DENIED;
+        break;
+    case AUTH_MALFORMED:
+        e = r.query ? S3_AUTH_QUERY_PARAMS : r.v2 ? S3_ACCESS_DENIED : S3_AUTH_HEADER_MALFORMED;
+        msg = r.message;
+        break;
+    case AUTH_NO_DATE:
+        e = S3_ACCESS_DENIED;
+        msg = r.message;
+        break;
+    case AUTH_BAD_EXPIRES:
+        e = S3_AUTH_QUERY_PARAMS;
+        msg = r.message;
+        break;
+    case AUTH_UNKNOWN_KEY:
+        e = S3_INVALID_ACCESS_KEY_ID;
+        q->error_fields[0] = "AWSAccessKeyId";
+        q->error_fields[1] = r.access_key;
+        break;
+    case AUTH_MISMATCH:
+        e = S3_SIGNATURE_DOES_NOT_MATCH;
+        for (unsigned i = 0, n = 0; i < 8; i += 2)
+            if (signed_fields[i + 1]) {
+                q->error_fields[n++] = signed_fields[i];
+                q->error_fields[n++] = signed_fields[i + 1];
+            }
+        break;
+    case AUTH_SKEWED:
+        e = S3_REQUEST_TIME_TOO_SKEWED;
+        q->error_fields[0] = "RequestTime";
+        q->error_fields[1] = r.request_time;
+        q->error_fields[2] = "ServerTime";
+        q->error_fields[3] = r.server_time;
+        q->error_fields[4] = "MaxAllowedSkewMilliseconds";
+        q->error_fields[5] = "900000";
+        break;
+    case AUTH_EXPIRED:
+        e = S3_ACCESS_DENIED;
+        msg = "Request has expired";
+        q->error_fields[0] = r.v2 ? "Expires" : "X-Amz-Expires";
+        q->error_fields[1] = r.expires;
+        q->error_fields[2] = "ServerTime";
+        q->error_fields[3] = r.server_time;
+        break;
+    case AUTH_NO_CONTENT_SHA:
+        e = S3_INVALID_REQUEST;
+        msg = "Missing required header for this request: x-amz-content-sha256";
+        break;
+    }
+    if (e != TP_OK) {
+        if (msg)
+            s3_error(q, e, "%s", msg);
+        else
+            s3_error(q, e, NULL);
+    }
+    memset(q->error_fields, 0, sizeof q->error_fields); /* they point into r */
+    auth_result_free(&r);
+    return e == TP_OK ? 0 : -1;
 }
 
 int s3_parse(struct s3_req *q, const struct tp_request *rq, struct tp_response *rs)
@@ -204,6 +272,7 @@ int s3_parse(struct s3_req *q, const struct tp_request *rq, struct tp_response *
     const char *path = rq->path[0] == '/' ? rq->path + 1 : rq->path;
     const char *host = s3_header(q, "host");
     q->bucket = host ? host_bucket(host) : NULL;
+    char *virtual_bucket = q->bucket; /* SigV2 signs it */
     if (!q->bucket && *path) {
         size_t n = strcspn(path, "/");
         q->bucket = s3_url_decode(path, n, 0, &bad);
@@ -219,8 +288,8 @@ int s3_parse(struct s3_req *q, const struct tp_request *rq, struct tp_response *
         q->bucket = q->key = NULL;
         return s3_error(q, S3_INVALID_URI, NULL);
     }
-    if (presign_expired(q))
-        return s3_error(q, S3_ACCESS_DENIED, "Request has expired");
+    if (!rq->internal && authenticate(q, rq, virtual_bucket))
+        return -1;
     return 0;
 oom:
     return s3_error(q, S3_INTERNAL_ERROR, NULL);
@@ -238,6 +307,7 @@ void s3_free(struct s3_req *q)
     }
     free(q->params);
     free(q->headers);
+    free(q->chain);
     free(q->bucket);
     free(q->key);
     memset(q, 0, sizeof *q);
@@ -284,6 +354,8 @@ int s3_error(struct s3_req *q, enum tp_err e, const char *fmt, ...)
         xw_doc_begin(&w, "Error", NULL);
         xw_elem(&w, "Code", info->type);
         xw_elem(&w, "Message", msg ? msg : info->message ? info->message : "");
+        for (unsigned i = 0; i + 1 < sizeof q->error_fields / sizeof *q->error_fields && q->error_fields[i]; i += 2)
+            xw_elem(&w, q->error_fields[i], q->error_fields[i + 1]);
         if (q->bucket && (e == S3_NO_SUCH_BUCKET || e == S3_BUCKET_NOT_EMPTY || e == S3_BUCKET_ALREADY_OWNED))
             xw_elem(&w, "BucketName", q->bucket);
         if (q->key && e == S3_NO_SUCH_KEY)
@@ -425,11 +497,29 @@ static s3_handler route(struct s3_req *q)
     return NULL;
 }
 
+const char *s3_signed_body_hash(const struct s3_req *q)
+{
+    const char *h = s3_header(q, "x-amz-content-sha256");
+    if (!auth_enabled() || !h || strlen(h) != SIGV4_HEX_LEN || strspn(h, "0123456789abcdef") != SIGV4_HEX_LEN)
+        return NULL;
+    return h;
+}
+
+/* A buffered body that is not the one its signature covers. */
+static int payload_mismatch(const struct s3_req *q)
+{
+    const char *want = s3_signed_body_hash(q);
+    char got[SIGV4_HEX_LEN + 1];
+    return want && (sigv4_sha256_hex(q->body ? (const void *)q->body : "", q->body_len, got) || strcmp(got, want));
+}
+
 void s3_dispatch(const struct tp_request *rq, struct tp_response *rs)
 {
     struct s3_req q;
     if (s3_parse(&q, rq, rs) == 0) {
-        if (q.bucket && strlen(q.bucket) > DB_BUCKET_NAME_MAX) /* no such bucket can exist */
+        if (payload_mismatch(&q))
+            s3_error(&q, S3_CONTENT_SHA256_MISMATCH, NULL);
+        else if (q.bucket && strlen(q.bucket) > DB_BUCKET_NAME_MAX) /* no such bucket can exist */
             s3_error(&q, !q.key && !strcmp(q.method, "PUT") ? S3_INVALID_BUCKET_NAME : S3_NO_SUCH_BUCKET, NULL);
         else if (q.key && strlen(q.key) > DB_KEY_MAX)
             s3_error(&q, S3_KEY_TOO_LONG, NULL);
@@ -442,6 +532,26 @@ void s3_dispatch(const struct tp_request *rq, struct tp_response *rs)
     s3_free(&q);
 }
 
+/* A PUT refused before its body: the body is not read, the answer is given. */
+struct refusal {
+    struct tp_stream st;
+    struct tp_response answer;
+};
+
+static int refusal_write(struct tp_stream *st, const unsigned char *data, size_t n)
+{
+    (void)st, (void)data, (void)n;
+    return 1;
+}
+
+static void refusal_finish(struct tp_stream *st, int complete, struct tp_response *rs)
+{
+    struct refusal *r = (struct refusal *)st;
+    (void)complete;
+    *rs = r->answer;
+    free(r);
+}
+
 struct tp_stream *s3_stream_open(const struct tp_request *rq)
 {
     struct s3_req *q;
@@ -451,16 +561,24 @@ struct tp_stream *s3_stream_open(const struct tp_request *rq)
     /* only PutObject and UploadPart stream; parse into a scratch answer, and
      * let the buffered path deal with everything else */
     struct tp_response scratch = {0};
-    if (s3_parse(q, rq, &scratch) == 0 && level_of(q) == OBJECT && !s3_header(q, "x-amz-copy-source") &&
-        strlen(q->bucket) <= DB_BUCKET_NAME_MAX) {
+    if (s3_parse(q, rq, &scratch) != 0) {
+        /* refused (credentials): no body of any size is buffered for that */
+        struct refusal *r = calloc(1, sizeof *r);
+        if (r) {
+            r->st.write = refusal_write;
+            r->st.finish = refusal_finish;
+            r->answer = scratch;
+            memset(&scratch, 0, sizeof scratch);
+            st = &r->st;
+        }
+    } else if (level_of(q) == OBJECT && !s3_header(q, "x-amz-copy-source") && strlen(q->bucket) <= DB_BUCKET_NAME_MAX) {
         const char *sub = subresource(q);
         if (!sub)
             st = s3_put_object_open(q); /* moves *q into the stream */
         else if (!strcmp(sub, "uploadId"))
             st = s3_upload_part_open(q);
     }
-    if (!st)
-        s3_free(q);
+    s3_free(q);
     free(q);
     response_free(&scratch);
     return st;

@@ -47,6 +47,8 @@ struct put {
     struct aws_chunked *chunked;   /* when the body is aws-chunked */
     struct checksum md5, ck;
     int hashing;                   /* md5 and ck are live (not finalised) */
+    struct checksum sha;           /* --auth, a body signed by its hash: the body's SHA-256 */
+    const char *sha_want;          /* that hash (x-amz-content-sha256), while sha is live */
     int has_ck;                    /* 1: the client names a checksum; 2: our default */
     enum checksum_alg alg;
     const char *ck_header;         /* the checksum value given in a header, if any */
@@ -86,11 +88,15 @@ static int put_write(struct tp_stream *st, const unsigned char *data, size_t n)
     struct put *p = (struct put *)st;
     if (p->failed)
         return 1;
+    if (p->sha_want)
+        checksum_update(&p->sha, data, n);
     if (!p->chunked)
         return put_bytes(p, data, n);
     enum aws_chunked_status s = aws_chunked_feed(p->chunked, data, n);
     if (p->failed)
         return 1;
+    if (s == AWSC_ESIGNATURE)
+        return fail_put(p, S3_SIGNATURE_DOES_NOT_MATCH, NULL, NULL);
     if (s != AWSC_OK && s != AWSC_DONE)
         return fail_put(p, S3_INVALID_REQUEST, "The aws-chunked body is malformed.", NULL);
     return 0;
@@ -161,6 +167,15 @@ static int verify_put(struct put *p, const unsigned char md5[16], unsigned char 
     const char *cmd5 = s3_header(&p->q, "content-md5");
     const char *decoded = s3_header(&p->q, "x-amz-decoded-content-length");
     char b64[CHECKSUM_MAX_B64];
+    if (p->sha_want) {
+        unsigned char d[CHECKSUM_MAX_DIGEST];
+        char got[SIGV4_HEX_LEN + 1];
+        const char *want = p->sha_want;
+        sigv4_hex(d, checksum_final(&p->sha, d), got);
+        p->sha_want = NULL;
+        if (strcmp(got, want))
+            return fail_put(p, S3_CONTENT_SHA256_MISMATCH, NULL, NULL);
+    }
     if (p->chunked) {
         if (aws_chunked_end(p->chunked) != AWSC_DONE)
             return fail_put(p, S3_INCOMPLETE_BODY, NULL, NULL);
@@ -201,6 +216,8 @@ static void put_free(struct put *p)
         if (p->has_ck)
             checksum_abort(&p->ck);
     }
+    if (p->sha_want)
+        checksum_abort(&p->sha);
     response_free(&p->answer);
     free(p->tags);
     db_upload_free(&p->upload);
@@ -349,6 +366,13 @@ static struct tp_stream *put_open(struct s3_req *q, int part)
             fail_put(p, S3_NOT_IMPLEMENTED, "SigV4a streaming payloads are not supported.", NULL);
         else if (!(p->chunked = aws_chunked_new(put_bytes, p)))
             fail_put(p, S3_INTERNAL_ERROR, NULL, NULL);
+        else if (p->q.chain)
+            aws_chunked_verify(p->chunked, p->q.chain);
+    } else if (s3_signed_body_hash(&p->q)) {
+        if (checksum_init(&p->sha, CK_SHA256))
+            fail_put(p, S3_INTERNAL_ERROR, NULL, NULL);
+        else
+            p->sha_want = s3_signed_body_hash(&p->q);
     }
     return &p->st;
 }

@@ -13,6 +13,7 @@
 
 struct svc_ctx {
     const struct tp_request *rq;
+    const struct tp_request *wire; /* rq as received (a gzip body still compressed): what was signed */
     struct tp_response *rs;
     char region[32];     /* from the SigV4 credential scope, else the default */
     uint64_t now_ms;     /* wall clock at the start of the request */

@@ -149,6 +149,26 @@ def raw_request(port, method="POST", path="/", body=b"", headers=None, timeout=3
         conn.close()
 
 
+# S3 refuses anonymous requests (AccessDenied, as AWS does for a private bucket). Without --auth
+# any credentials are taken, so a raw S3 request carries this well-formed, unverified SigV4
+# Authorization unless it brings its own (or is presigned).
+S3_AUTH = {"Authorization": "AWS4-HMAC-SHA256 Credential=AKIDTIDEPOOLTEST/20260101/us-east-1/s3/aws4_request, "
+                            "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64}
+
+
+def with_s3_auth(path, headers):
+    """headers plus S3_AUTH, unless they or the path (presigned) already authenticate."""
+    h = dict(headers or {})
+    if not any(k.lower() == "authorization" for k in h) and "Signature=" not in path:
+        h.update(S3_AUTH)
+    return h
+
+
+def s3_raw_request(port, method="GET", path="/", body=b"", headers=None, timeout=30.0):
+    """raw_request with credentials (see S3_AUTH)."""
+    return raw_request(port, method, path, body, with_s3_auth(path, headers), timeout)
+
+
 def sigv4_headers(port, body, target, content_type=JSON_CT, region=REGION, service="kinesis"):
     """Headers of a correctly SigV4-signed Kinesis request (dummy credentials)."""
     from botocore.auth import SigV4Auth
@@ -372,6 +392,9 @@ class Server:
 
     def raw(self, method="POST", path="/", body=b"", headers=None, timeout=30.0):
         return raw_request(self.port, method, path, body, headers, timeout)
+
+    def s3_raw(self, method="GET", path="/", body=b"", headers=None, timeout=30.0):
+        return s3_raw_request(self.port, method, path, body, headers, timeout)
 
     def kinesis_raw(self, op, payload=None, *, sign=True, target=None, content_type=JSON_CT,
                     extra_headers=None, timeout=60.0):

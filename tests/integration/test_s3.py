@@ -324,7 +324,7 @@ class S3Boto3Test(ServerTestCase):
         self.assertEqual(left, ["d/3", "d/4"])
 
     def test_raw_errors_are_aws_xml(self):
-        r = self.server.raw("GET", "/no-such-bucket-here?list-type=2")
+        r = self.server.s3_raw("GET", "/no-such-bucket-here?list-type=2")
         self.assertEqual(r.status, 404)
         self.assertEqual(r.header("Content-Type"), "application/xml")
         err = ET.fromstring(r.body)
@@ -334,16 +334,16 @@ class S3Boto3Test(ServerTestCase):
         self.assertEqual(err.findtext("BucketName"), "no-such-bucket-here")
         self.assertTrue(err.findtext("RequestId"))
         self.assertTrue(r.header("x-amz-request-id"))
-        r = self.server.raw("PUT", "/xmlbucket", body=b"<CreateBucketConfiguration><Loc")
+        r = self.server.s3_raw("PUT", "/xmlbucket", body=b"<CreateBucketConfiguration><Loc")
         self.assertEqual(ET.fromstring(r.body).findtext("Code"), "MalformedXML")
-        r = self.server.raw("PATCH", "/xmlbucket")
+        r = self.server.s3_raw("PATCH", "/xmlbucket")
         self.assertEqual((r.status, ET.fromstring(r.body).findtext("Code")), (405, "MethodNotAllowed"))
         # virtual-hosted addressing through the Host header
         self.s3.create_bucket(Bucket="vhost")
         self.s3.put_object(Bucket="vhost", Key="a/b.txt", Body=b"hello")
         for host in ("vhost.localhost", "vhost.s3.amazonaws.com", "vhost.s3.eu-west-1.amazonaws.com"):
             with self.subTest(host=host):
-                r = harness.raw_request(self.server.port, "GET", "/a/b.txt", headers={"Host": host})
+                r = harness.s3_raw_request(self.server.port, "GET", "/a/b.txt", headers={"Host": host})
                 self.assertEqual((r.status, r.body), (200, b"hello"))
         self.assertTrue(self.server.alive())
 
@@ -359,13 +359,13 @@ class S3DomainTest(ServerTestCase):
         s3.put_object(Bucket="dom", Key="k/v.txt", Body=b"domain")
         for host in ("dom.s3.tidepool.test", "dom.s3.tidepool.test:4566", "DOM.example.org"):
             with self.subTest(host=host):
-                r = harness.raw_request(self.server.port, "GET", "/k/v.txt", headers={"Host": host})
+                r = harness.s3_raw_request(self.server.port, "GET", "/k/v.txt", headers={"Host": host})
                 self.assertEqual((r.status, r.body), (200, b"domain"))
         # the bare domain is path-style
-        r = harness.raw_request(self.server.port, "GET", "/dom/k/v.txt", headers={"Host": "s3.tidepool.test"})
+        r = harness.s3_raw_request(self.server.port, "GET", "/dom/k/v.txt", headers={"Host": "s3.tidepool.test"})
         self.assertEqual((r.status, r.body), (200, b"domain"))
         # an unknown domain is path-style too: /k is then a bucket that does not exist
-        r = harness.raw_request(self.server.port, "GET", "/k/v.txt", headers={"Host": "dom.elsewhere.test"})
+        r = harness.s3_raw_request(self.server.port, "GET", "/k/v.txt", headers={"Host": "dom.elsewhere.test"})
         self.assertEqual(r.status, 404)
 
 

@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from botocore.exceptions import ClientError  # noqa: E402
 
+import harness  # noqa: E402
 from harness import ONE_MIB, Server, main  # noqa: E402
 
 MIB = ONE_MIB
@@ -156,6 +157,7 @@ class InterruptedPutTest(S3DurabilityBase):
         block = rnd(MIB, 42)
         conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
         conn.putrequest("PUT", path)
+        conn.putheader("Authorization", harness.S3_AUTH["Authorization"])
         conn.putheader("Content-Length", str(self.TOTAL))
         conn.putheader("Content-Type", "application/octet-stream")
         for k, v in (extra_headers or {}).items():
@@ -218,6 +220,7 @@ class InterruptedPutTest(S3DurabilityBase):
         conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
         try:
             conn.putrequest("PUT", "/cut-chunked/huge.bin")
+            conn.putheader("Authorization", harness.S3_AUTH["Authorization"])
             for k, v in {
                 "Content-Length": str(len(head) + self.TOTAL - 64 + 2 + 3 + 2),
                 "Content-Encoding": "aws-chunked",
@@ -293,6 +296,7 @@ class MultipartKill9Test(S3DurabilityBase):
         conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
         try:
             conn.putrequest("PUT", f"/mpu-cut/obj?partNumber=3&uploadId={uid}")
+            conn.putheader("Authorization", harness.S3_AUTH["Authorization"])
             conn.putheader("Content-Length", str(total))
             conn.endheaders()
             block = rnd(MIB, 22)

@@ -14,6 +14,7 @@ import base64
 import datetime
 import hashlib
 import hmac
+import http.client
 import os
 import random
 import shutil
@@ -35,6 +36,7 @@ CURL = shutil.which("curl")
 SECRET = "x"
 AKID = "AKIDTIDEPOOLTEST"
 S3NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+AUTH_LINE = "".join(f"{k}: {v}\r\n" for k, v in harness.S3_AUTH.items())  # for requests written by hand
 
 
 def rnd(n, seed):
@@ -180,14 +182,14 @@ class S3WireTest(ServerTestCase):
 
     def assertHealthy(self):
         self.assertServerAlive()
-        r = self.server.raw("GET", "/")
+        r = self.server.s3_raw("GET", "/")
         self.assertEqual(r.status, 200, f"ListBuckets after the request: {r!r}")
         self.assertIn(b"ListAllMyBucketsResult", r.body)
         names = [b["Name"] for b in self.s3.list_buckets()["Buckets"]]
         self.assertIn(self.BUCKET, names)
 
     def assertNoObject(self, key, bucket=None):
-        r = self.server.raw("HEAD", self.path(key, bucket))
+        r = self.server.s3_raw("HEAD", self.path(key, bucket))
         self.assertEqual(r.status, 404, f"a failed PUT left an object at {key}: {r!r}")
         self.assertEqual(r.body, b"")
 
@@ -203,14 +205,17 @@ class S3WireTest(ServerTestCase):
         return code
 
     def curl(self, *args, timeout=60):
+        """curl with args; with credentials (harness.S3_AUTH) unless a URL is presigned."""
         if not CURL:
             self.skipTest("curl not found")
+        if not any("Signature=" in a for a in args):
+            args = ("-H", f"Authorization: {harness.S3_AUTH['Authorization']}", *args)
         p = subprocess.run([CURL, "-sS", *args], capture_output=True, text=True, timeout=timeout)
         self.assertEqual(p.returncode, 0, f"curl {args} failed rc={p.returncode}: {p.stderr}")
         return p.stdout
 
     def put_raw(self, key, body, headers, bucket=None):
-        return self.server.raw("PUT", self.path(key, bucket), body=body, headers=headers)
+        return self.server.s3_raw("PUT", self.path(key, bucket), body=body, headers=headers)
 
     def get_bytes(self, key, bucket=None):
         return self.s3.get_object(Bucket=bucket or self.BUCKET, Key=key)["Body"].read()
@@ -351,13 +356,13 @@ class S3WireTest(ServerTestCase):
         for i, (name, body) in enumerate(bodies.items()):
             with self.subTest(body=name):
                 bucket = f"malformed-{i}"
-                r = self.server.raw("PUT", f"/{bucket}", body=body)
+                r = self.server.s3_raw("PUT", f"/{bucket}", body=body)
                 self.assertS3Error(r, 400, "MalformedXML")
-                h = self.server.raw("HEAD", f"/{bucket}")
+                h = self.server.s3_raw("HEAD", f"/{bucket}")
                 self.assertEqual(h.status, 404, f"bucket {bucket} created from a malformed body")
                 self.assertHealthy()
         # the well-formed body works (so the cases above fail for the XML, not the route)
-        r = self.server.raw("PUT", "/malformed-ok", body=good.encode())
+        r = self.server.s3_raw("PUT", "/malformed-ok", body=good.encode())
         self.assertEqual(r.status, 200, r)
         self.assertEqual(self.s3.get_bucket_location(Bucket="malformed-ok")["LocationConstraint"], "eu-west-1")
 
@@ -414,20 +419,20 @@ class S3WireTest(ServerTestCase):
         for name in ("UpperCase", "a", "ab", "a..b", "192.168.1.1", "xn--abc", "-start", "end-",
                      "under_score", "bucket-s3alias"):
             with self.subTest(name=name):
-                r = self.server.raw("PUT", f"/{name}")
+                r = self.server.s3_raw("PUT", f"/{name}")
                 self.assertS3Error(r, 400, "InvalidBucketName")
                 self.assertNotIn(name, [b["Name"] for b in self.s3.list_buckets()["Buckets"]])
         # the edges that are fine
         for name in ("abc", "a" * 63, "a.b-c.1"):
             with self.subTest(valid=name):
-                r = self.server.raw("PUT", f"/{name}")
+                r = self.server.s3_raw("PUT", f"/{name}")
                 self.assertEqual(r.status, 200, r)
         self.assertHealthy()
 
     def test_bucket_name_of_64_chars_is_invalid(self):
         # CreateBucket with a name longer than 63 characters: InvalidBucketName, not NoSuchBucket
         for name in ("a" * 64, "b" * 100):
-            r = self.server.raw("PUT", f"/{name}")
+            r = self.server.s3_raw("PUT", f"/{name}")
             self.assertS3Error(r, 400, "InvalidBucketName")
         self.assertHealthy()
 
@@ -439,7 +444,7 @@ class S3WireTest(ServerTestCase):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.header("ETag"), '"%s"' % hashlib.md5(payload).hexdigest())
         self.assertEqual(r.header("x-amz-checksum-crc32"), crc32_b64(payload))
-        g = self.server.raw("GET", self.path("chunked/ok"))
+        g = self.server.s3_raw("GET", self.path("chunked/ok"))
         self.assertEqual(g.status, 200)
         self.assertEqual(g.body, payload)
         self.assertEqual(g.header("Content-Length"), str(len(payload)))
@@ -454,7 +459,8 @@ class S3WireTest(ServerTestCase):
         conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
         try:
             conn.request("PUT", self.path("chunked/te"), body=iter(split(body, 100_000)),
-                         headers={**unsigned_trailer_headers(len(payload)), "Transfer-Encoding": "chunked"},
+                         headers={**unsigned_trailer_headers(len(payload)), "Transfer-Encoding": "chunked",
+                                  **harness.S3_AUTH},
                          encode_chunked=True)
             resp = conn.getresponse()
             rb = resp.read()
@@ -498,7 +504,7 @@ class S3WireTest(ServerTestCase):
         # The HTTP body itself ends early: Content-Length promises more, the client half-closes.
         payload = rnd(400 * 1024, 7)
         full = unsigned_chunked(payload)
-        head = (f"PUT {self.path('chunked/dropped')} HTTP/1.1\r\nHost: 127.0.0.1:{self.server.port}\r\n"
+        head = (f"PUT {self.path('chunked/dropped')} HTTP/1.1\r\nHost: 127.0.0.1:{self.server.port}\r\n{AUTH_LINE}"
                 f"Content-Length: {len(full)}\r\n"
                 + "".join(f"{k}: {v}\r\n" for k, v in unsigned_trailer_headers(len(payload)).items()) + "\r\n")
         s = socket.create_connection(("127.0.0.1", self.server.port), timeout=10)
@@ -536,7 +542,7 @@ class S3WireTest(ServerTestCase):
         auth, seed = signer.authorization("PUT", path, headers, mode)
         body = signed_chunked(payload, signer, seed, trailer=trailer)
         self.assertEqual(len(body), len(probe))
-        return self.server.raw("PUT", path, body=body, headers={**headers, "Authorization": auth})
+        return self.server.s3_raw("PUT", path, body=body, headers={**headers, "Authorization": auth})
 
     def test_aws_chunked_signed_chunks(self):
         payload = rnd(200 * 1024 + 1, 8)
@@ -554,6 +560,42 @@ class S3WireTest(ServerTestCase):
         self.assertEqual(self.get_bytes("chunked/signed-trailer"), payload)
         self.assertHealthy()
 
+    def test_many_tiny_signed_chunks_cost_no_memory(self):
+        """1-byte signed chunks: the decoder keeps O(1) state, however many chunks come. It used to
+        keep every signature (65 bytes each, in a doubling array: ~100 MB more for this upload)."""
+        n = 1_500_000
+        sig = "ab" * 32
+        block_chunks = 10_000
+        block = (b"1;chunk-signature=" + sig.encode() + b"\r\nx\r\n") * block_chunks
+        final = b"0;chunk-signature=" + sig.encode() + b"\r\n\r\n"
+        pid = self.server.proc.pid
+
+        def status_kb(field):
+            with open(f"/proc/{pid}/status") as f:
+                return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM to the current RSS
+        before = status_kb("VmRSS")
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=120)
+        try:
+            conn.putrequest("PUT", self.path("chunked/tiny"))
+            for k, v in {**harness.S3_AUTH, "Content-Length": str(len(block) * (n // block_chunks) + len(final)),
+                         "Content-Encoding": "aws-chunked", "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+                         "x-amz-decoded-content-length": str(n)}.items():
+                conn.putheader(k, v)
+            conn.endheaders()
+            for _ in range(n // block_chunks):
+                conn.send(block)
+            conn.send(final)
+            resp = conn.getresponse()
+            self.assertEqual(resp.status, 200, resp.read())
+        finally:
+            conn.close()
+        growth_mb = (status_kb("VmHWM") - before) / 1024
+        self.assertLess(growth_mb, 50, f"peak RSS grew by {growth_mb:.0f} MB for {n} chunks")
+        self.assertEqual(self.get_bytes("chunked/tiny"), b"x" * n)
+
     # ---- HTTP details ------------------------------------------------------------------------
     def test_expect_100_continue_with_curl(self):
         src = os.path.join(self.tmp, "expect.bin")
@@ -570,7 +612,7 @@ class S3WireTest(ServerTestCase):
 
     def test_expect_100_continue_raw(self):
         data = rnd(100_000, 11)
-        head = (f"PUT {self.path('expect/raw.bin')} HTTP/1.1\r\nHost: 127.0.0.1:{self.server.port}\r\n"
+        head = (f"PUT {self.path('expect/raw.bin')} HTTP/1.1\r\nHost: 127.0.0.1:{self.server.port}\r\n{AUTH_LINE}"
                 f"Content-Length: {len(data)}\r\nExpect: 100-continue\r\n\r\n")
         s = socket.create_connection(("127.0.0.1", self.server.port), timeout=10)
         try:
@@ -592,7 +634,7 @@ class S3WireTest(ServerTestCase):
         self.s3.put_object(Bucket=self.BUCKET, Key="head/obj", Body=data)
         s = socket.create_connection(("127.0.0.1", self.server.port), timeout=10)
         try:
-            host = f"Host: 127.0.0.1:{self.server.port}\r\n"
+            host = f"Host: 127.0.0.1:{self.server.port}\r\n{AUTH_LINE}"
             s.sendall(f"HEAD {self.path('head/obj')} HTTP/1.1\r\n{host}\r\n".encode())
             head, rest = read_http_head(s, time.monotonic() + 5)
             lines = head.decode().split("\r\n")
@@ -621,19 +663,19 @@ class S3WireTest(ServerTestCase):
         finally:
             s.close()
         # HEAD of a missing key: 404 with no body either
-        r = self.server.raw("HEAD", self.path("head/missing"))
+        r = self.server.s3_raw("HEAD", self.path("head/missing"))
         self.assertEqual((r.status, r.body), (404, b""))
 
     def test_zero_byte_object(self):
         r = self.put_raw("empty/zero", b"", {})
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.header("ETag"), '"d41d8cd98f00b204e9800998ecf8427e"')
-        g = self.server.raw("GET", self.path("empty/zero"))
+        g = self.server.s3_raw("GET", self.path("empty/zero"))
         self.assertEqual(g.status, 200, g)
         self.assertEqual(g.body, b"")
         self.assertEqual(g.header("Content-Length"), "0")
         self.assertEqual(g.header("ETag"), '"d41d8cd98f00b204e9800998ecf8427e"')
-        h = self.server.raw("HEAD", self.path("empty/zero"))
+        h = self.server.s3_raw("HEAD", self.path("empty/zero"))
         self.assertEqual((h.status, h.header("Content-Length"), h.body), (200, "0", b""))
         # and through aws-chunked (only the final chunk and the trailer)
         r = self.put_raw("empty/chunked", unsigned_chunked(b""), unsigned_trailer_headers(0))

@@ -1,7 +1,9 @@
 /* Unit tests of the aws-chunked decoder. Bodies are encoded here the way
  * botocore (unsigned, trailer) and the Java SDK (signed, with and without a
  * trailer) send them, then decoded whole, one byte at a time and in random
- * splits, which must all give the same payload, trailers and signatures.
+ * splits, which must all give the same payload and trailers. Signed bodies
+ * are checked against a real SigV4 chain too: a changed byte, a wrong
+ * trailer signature and an unsigned body must fail.
  * Every piece fed is copied to its own exactly sized heap buffer, so under
  * ASan any read past the bytes handed in fails. Malformed variants of each
  * field, truncation at every offset, trailing garbage, over-long lines and a
@@ -49,6 +51,7 @@ struct enc_opts {
     int is_signed;          /* chunk signatures */
     const char *trailers;   /* raw trailer lines, each ending in \r\n, or NULL */
     int upper_hex;
+    struct sigv4_chain *chain; /* real signatures from this chain, else fake ones */
 };
 
 static void encode(struct buf *out, const unsigned char *payload, size_t n, const struct enc_opts *o)
@@ -62,7 +65,13 @@ static void encode(struct buf *out, const unsigned char *payload, size_t n, cons
         snprintf(line, sizeof line, o->upper_hex ? "%zX" : "%zx", k);
         buf_puts(out, line);
         if (o->is_signed) {
-            fake_sig(i, sig);
+            char sha[65];
+            if (o->chain) {
+                CHECK(sigv4_sha256_hex(payload + pos, k, sha) == 0 && sigv4_chain_next(o->chain, sha, 0) == 0);
+                memcpy(sig, o->chain->prev, 65);
+            } else {
+                fake_sig(i, sig);
+            }
             buf_puts(out, ";chunk-signature=");
             buf_puts(out, sig);
         }
@@ -87,22 +96,18 @@ struct result {
     struct buf payload;
     size_t ntrailers;
     struct aws_chunked_trailer trailers[16];
-    size_t nsigs;
-    char sigs[64][65];
     unsigned long long decoded;
     size_t fail_after;     /* the sink fails once this many bytes came; 0: never */
-    struct aws_chunked *d; /* for the sink's chunk attribution check */
-    size_t sink_chunks[64]; /* bytes the sink saw per chunk index */
 };
+
+/* When set, decoding verifies the chunk signatures against this chain. */
+static const struct sigv4_chain *g_verify;
 
 static int sink(void *ctx, const unsigned char *data, size_t n)
 {
     struct result *r = ctx;
     CHECK(n > 0);
     buf_put(&r->payload, data, n);
-    size_t c = aws_chunked_signature_count(r->d);
-    if (c > 0 && c <= 64)
-        r->sink_chunks[c - 1] += n;
     return r->fail_after && r->payload.len >= r->fail_after;
 }
 
@@ -115,8 +120,10 @@ static void decode_ex(const unsigned char *body, size_t n, enum split how, size_
 {
     memset(r, 0, sizeof *r);
     r->fail_after = fail_after;
-    r->d = aws_chunked_new(sink, r);
-    CHECK(r->d != NULL);
+    struct aws_chunked *d = aws_chunked_new(sink, r);
+    CHECK(d != NULL);
+    if (g_verify)
+        aws_chunked_verify(d, g_verify);
 
     size_t pos = 0;
     r->feed_st = AWSC_OK;
@@ -129,28 +136,20 @@ static void decode_ex(const unsigned char *body, size_t n, enum split how, size_
         unsigned char *piece = malloc(k ? k : 1);
         CHECK(piece != NULL);
         memcpy(piece, body + pos, k);
-        r->feed_st = aws_chunked_feed(r->d, piece, k);
+        r->feed_st = aws_chunked_feed(d, piece, k);
         free(piece);
         pos += k;
         /* DONE before the end: the next piece must then be an error */
         if (r->feed_st != AWSC_OK && r->feed_st != AWSC_DONE)
             break;
     } while (pos < n);
-    r->end_st = aws_chunked_end(r->d);
+    r->end_st = aws_chunked_end(d);
 
-    const struct aws_chunked_trailer *t = aws_chunked_trailers(r->d, &r->ntrailers);
+    const struct aws_chunked_trailer *t = aws_chunked_trailers(d, &r->ntrailers);
     CHECK(r->ntrailers <= 16);
     memcpy(r->trailers, t, r->ntrailers * sizeof *t);
-    r->nsigs = aws_chunked_signature_count(r->d);
-    for (size_t i = 0; i < r->nsigs && i < 64; i++) {
-        const char *s = aws_chunked_signature(r->d, i);
-        CHECK(s != NULL && strlen(s) == 64);
-        memcpy(r->sigs[i], s, 65);
-    }
-    CHECK(aws_chunked_signature(r->d, r->nsigs) == NULL);
-    r->decoded = aws_chunked_decoded_length(r->d);
-    aws_chunked_free(r->d);
-    r->d = NULL;
+    r->decoded = aws_chunked_decoded_length(d);
+    aws_chunked_free(d);
 }
 
 static void decode(const unsigned char *body, size_t n, enum split how, struct result *r)
@@ -168,8 +167,6 @@ static void check_same(const struct result *a, const struct result *b)
     CHECK(a->payload.len == 0 || memcmp(a->payload.p, b->payload.p, a->payload.len) == 0);
     CHECK(a->ntrailers == b->ntrailers);
     CHECK(memcmp(a->trailers, b->trailers, a->ntrailers * sizeof a->trailers[0]) == 0);
-    CHECK(a->nsigs == b->nsigs);
-    CHECK(memcmp(a->sigs, b->sigs, sizeof a->sigs) == 0);
     CHECK(a->decoded == b->decoded);
 }
 
@@ -250,7 +247,6 @@ static void test_botocore_unsigned(void)
     CHECK(r.ntrailers == 1);
     CHECK_STREQ(r.trailers[0].name, "x-amz-checksum-crc32");
     CHECK_STREQ(r.trailers[0].value, b64);
-    CHECK(r.nsigs == 0);
     result_free(&r);
 
     /* the accessor, case-insensitively */
@@ -274,7 +270,7 @@ static void test_literal_bodies(void)
     static const char hello[] = "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
     decode_all_ways((const unsigned char *)hello, strlen(hello), &r);
     CHECK(r.payload.len == 11 && memcmp(r.payload.p, "hello world", 11) == 0);
-    CHECK(r.ntrailers == 0 && r.nsigs == 0);
+    CHECK(r.ntrailers == 0);
     result_free(&r);
 
     /* the empty body */
@@ -320,14 +316,6 @@ static void test_signed(void)
     struct result r;
     decode_all_ways(body.p, body.len, &r);
     CHECK(r.payload.len == n && memcmp(r.payload.p, payload, n) == 0);
-    CHECK(r.nsigs == 5); /* 4 data chunks and the final one */
-    for (unsigned i = 0; i < r.nsigs; i++) {
-        fake_sig(i, sig);
-        CHECK_STREQ(r.sigs[i], sig);
-    }
-    /* while the sink ran, signature_count named the chunk the bytes were from */
-    CHECK(r.sink_chunks[0] == 65536 && r.sink_chunks[1] == 65536 && r.sink_chunks[2] == 65536);
-    CHECK(r.sink_chunks[3] == n - 3 * 65536 && r.sink_chunks[4] == 0);
     CHECK(r.ntrailers == 0);
     result_free(&r);
 
@@ -340,7 +328,7 @@ static void test_signed(void)
     o.trailers = trailers;
     encode(&body, payload, 1000, &o);
     decode_all_ways(body.p, body.len, &r);
-    CHECK(r.payload.len == 1000 && r.nsigs == 2 && r.ntrailers == 2);
+    CHECK(r.payload.len == 1000 && r.ntrailers == 2);
     CHECK_STREQ(trailer_value(&r, "x-amz-checksum-crc32"), "AAAAAA==");
     CHECK_STREQ(trailer_value(&r, "x-amz-trailer-signature"), sig);
     result_free(&r);
@@ -349,9 +337,68 @@ static void test_signed(void)
     body.len = 0;
     encode(&body, payload, 0, &o);
     decode_all_ways(body.p, body.len, &r);
-    CHECK(r.payload.len == 0 && r.nsigs == 1 && r.ntrailers == 2);
+    CHECK(r.payload.len == 0 && r.ntrailers == 2);
     result_free(&r);
 
+    free(body.p);
+    free(payload);
+}
+
+/* Real chains: the decoder accepts exactly the signatures the chain gives. */
+static void test_verified(void)
+{
+    size_t n = 100000;
+    unsigned char *payload = malloc(n);
+    CHECK(payload != NULL);
+    test_rand_bytes(payload, n);
+    struct sigv4_chain seed = {.amz_date = "20130524T000000Z", .scope = "20130524/us-east-1/s3/aws4_request",
+                               .prev = "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9"};
+    memset(seed.key, 7, sizeof seed.key);
+    struct sigv4_chain enc = seed;
+    struct buf body = {0};
+    struct enc_opts o = {.chunk = 8192, .is_signed = 1, .chain = &enc};
+    struct result r;
+
+    /* no trailer */
+    encode(&body, payload, n, &o);
+    g_verify = &seed;
+    decode_all_ways(body.p, body.len, &r);
+    CHECK(r.payload.len == n && memcmp(r.payload.p, payload, n) == 0);
+    result_free(&r);
+    /* one changed data byte, anywhere: the chain breaks there */
+    body.p[body.len / 2] ^= 1;
+    CHECK(status_of(body.p, body.len) == AWSC_ESIGNATURE);
+    body.p[body.len / 2] ^= 1;
+    /* another seed (another request's signature): the first chunk fails */
+    struct sigv4_chain other = seed;
+    other.prev[0] = '5';
+    g_verify = &other;
+    CHECK(status_of(body.p, body.len) == AWSC_ESIGNATURE);
+
+    /* a signed trailer: right, then wrong */
+    enc = seed;
+    body.len = 0;
+    o.trailers = NULL;
+    o.chunk = 1;
+    encode(&body, payload, 10, &o);
+    body.len -= 2; /* the final empty line: trailers come first */
+    char sha[65], line[200];
+    const char *crc = "x-amz-checksum-crc32:AAAAAA==";
+    snprintf(line, sizeof line, "%s\n", crc);
+    CHECK(sigv4_sha256_hex(line, strlen(line), sha) == 0 && sigv4_chain_next(&enc, sha, 1) == 0);
+    snprintf(line, sizeof line, "%s\r\nx-amz-trailer-signature:%s\r\n\r\n", crc, enc.prev);
+    buf_puts(&body, line);
+    g_verify = &seed;
+    decode_all_ways(body.p, body.len, &r);
+    CHECK(r.payload.len == 10 && r.ntrailers == 2);
+    result_free(&r);
+    body.p[body.len - 5] = body.p[body.len - 5] == 'a' ? 'b' : 'a'; /* in the trailer signature */
+    CHECK(status_of(body.p, body.len) == AWSC_ESIGNATURE);
+
+    /* an unsigned body where signatures are due */
+    static const char plain[] = "5\r\nhello\r\n0\r\n\r\n";
+    CHECK(status_of(plain, sizeof plain - 1) == AWSC_ESIGNATURE);
+    g_verify = NULL;
     free(body.p);
     free(payload);
 }
@@ -584,7 +631,6 @@ static void test_sink_failure(void)
     /* sticky: once aborted, nothing more is taken */
     struct result ctx = {.fail_after = 1};
     struct aws_chunked *d = aws_chunked_new(sink, &ctx);
-    ctx.d = d;
     CHECK(aws_chunked_feed(d, (const unsigned char *)body, 4) == AWSC_EABORTED);
     size_t seen = ctx.payload.len;
     CHECK(aws_chunked_feed(d, (const unsigned char *)body + 4, strlen(body) - 4) == AWSC_EABORTED);
@@ -626,6 +672,7 @@ int main(void)
     test_botocore_unsigned();
     test_literal_bodies();
     test_signed();
+    test_verified();
     test_bad_chunk_headers();
     test_bad_crlf();
     test_bad_trailers();

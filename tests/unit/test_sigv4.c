@@ -4,7 +4,9 @@
  * get-unreserved, get-header-value-trim, post-vanilla,
  * get-vanilla-with-session-token; all with AKIDEXAMPLE at 20150830T123600Z,
  * us-east-1, service "service") and the S3 API Reference's "GET Object"
- * example (sig-v4-header-based-auth), whose path S3 signs as sent. The
+ * example (sig-v4-header-based-auth), whose path S3 signs as sent; its
+ * presigned-URL example (sigv4-query-string-auth) and its chunked-upload
+ * example (sigv4-streaming: the seed and the three chunk signatures). The
  * intermediate strings of get-vanilla are checked too, and the encoder. */
 #include "protocol/sigv4.h"
 
@@ -138,6 +140,61 @@ static void test_repeated_header(void)
     free(auth);
 }
 
+#define S3_SECRET "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+/* S3 API Reference, "Authenticating Requests: Using Query Parameters",
+ * Example: presigned GET Object. The query arrives with X-Amz-Signature in it,
+ * in another order and with a loosely encoded credential: what a verifier sees. */
+static void test_s3_presigned(void)
+{
+    const struct sigv4_header h[] = {{"host", "examplebucket.s3.amazonaws.com"}};
+    struct sigv4_request r = {
+        .method = "GET", .path = "/test.txt",
+        .query = "X-Amz-Signature=00&X-Amz-Expires=86400&X-Amz-Algorithm=AWS4-HMAC-SHA256&"
+                 "X-Amz-Credential=AKIAIOSFODNN7EXAMPLE/20130524%2fus-east-1%2Fs3%2Faws4_request&"
+                 "X-Amz-Date=20130524T000000Z&X-Amz-SignedHeaders=host",
+        .headers = h, .n_headers = 1, .payload_hash = "UNSIGNED-PAYLOAD",
+        .amz_date = "20130524T000000Z", .region = "us-east-1", .service = "s3",
+        .access_key = "AKIAIOSFODNN7EXAMPLE", .secret_key = S3_SECRET,
+    };
+    char sig[SIGV4_HEX_LEN + 1];
+
+    CHECK(sigv4_signature(&r, sig, NULL, NULL) == 0);
+    CHECK_STREQ(sig, "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
+}
+
+/* S3 API Reference, "Transferring Payload in Multiple Chunks", Example: PUT
+ * Object: 65 KiB + 1 KiB of 'a' and the final empty chunk. */
+static void test_s3_chunk_chain(void)
+{
+    const struct sigv4_header h[] = {
+        {"content-encoding", "aws-chunked"}, {"content-length", "66824"}, {"host", "s3.amazonaws.com"},
+        {"x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"}, {"x-amz-date", "20130524T000000Z"},
+        {"x-amz-decoded-content-length", "66560"}, {"x-amz-storage-class", "REDUCED_REDUNDANCY"},
+    };
+    struct sigv4_request r = {
+        .method = "PUT", .path = "/examplebucket/chunkObject.txt", .headers = h, .n_headers = 7,
+        .payload_hash = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", .amz_date = "20130524T000000Z",
+        .region = "us-east-1", .service = "s3", .access_key = "AKIAIOSFODNN7EXAMPLE", .secret_key = S3_SECRET,
+    };
+    struct sigv4_chain c = {.amz_date = "20130524T000000Z", .scope = "20130524/us-east-1/s3/aws4_request"};
+    static unsigned char data[65536];
+    char sha[SIGV4_HEX_LEN + 1];
+
+    CHECK(sigv4_signature(&r, c.prev, c.key, NULL) == 0);
+    CHECK_STREQ(c.prev, "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9");
+    memset(data, 'a', sizeof data);
+    CHECK(sigv4_sha256_hex(data, 65536, sha) == 0 && sigv4_chain_next(&c, sha, 0) == 0);
+    CHECK_STREQ(c.prev, "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648");
+    CHECK(sigv4_sha256_hex(data, 1024, sha) == 0 && sigv4_chain_next(&c, sha, 0) == 0);
+    CHECK_STREQ(c.prev, "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497");
+    CHECK(sigv4_chain_next(&c, EMPTY_SHA256, 0) == 0);
+    CHECK_STREQ(c.prev, "b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9");
+    CHECK(sigv4_equal(c.prev, "b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9"));
+    CHECK(!sigv4_equal(c.prev, "b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df8"));
+    CHECK(!sigv4_equal(c.prev, "b6c6"));
+}
+
 static void test_helpers(void)
 {
     struct strbuf b = {0};
@@ -161,6 +218,8 @@ int main(void)
     test_vanilla_intermediates();
     test_s3_get_object();
     test_repeated_header();
+    test_s3_presigned();
+    test_s3_chunk_chain();
     test_helpers();
     puts("sigv4: ok");
     return 0;

@@ -5,7 +5,7 @@
  * response. Expected builtin outputs were produced by running the workshop's
  * handler logic (workshop-clients.md §3) under Node.js on the same inputs. */
 #define _GNU_SOURCE /* strcasestr */
-#include "server/lambda.h"
+#include "server/firehose/lambda.h"
 #include "protocol/json_writer.h"
 
 #include "tests/unit/check.h"

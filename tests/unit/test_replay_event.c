@@ -4,7 +4,7 @@
  * appendInstant(3), Duration.toString of the replay lag, String.hashCode
  * over UTF-16 units (a surrogate pair, a malformed byte) and the partition
  * key Objects.hash(line + "\n"); lines that are no events. */
-#include "server/replay.h"
+#include "replay/replay.h"
 
 #include "tests/unit/check.h"
 

@@ -1,7 +1,7 @@
 /* The validation engine against AWS's texts: SerializationException type
  * messages, "N validation error(s) detected: ..." with lower-first member
  * paths, list element paths, blob renderings and the 10-error cap. */
-#include "server/validate.h"
+#include "server/net/validate.h"
 #include "tests/unit/check.h"
 
 #include <stdlib.h>

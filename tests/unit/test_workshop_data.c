@@ -9,7 +9,7 @@
  * the replay's first statistics line at -speedup 720 must come out near the
  * workshop's 3442 events/s. Small counts, bad arguments and the speed of the
  * default dataset (printed, not checked: sanitizer builds are slow) last. */
-#include "server/workshop_data.h"
+#include "server/init/workshop_data.h"
 
 #include <cjson/cJSON.h>
 #include <lz4frame.h>

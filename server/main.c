@@ -3,7 +3,11 @@
  * → stop accepting, finish in-flight requests → close SQLite). */
 #include "server/runtime/config.h"
 #include "server/net/auth.h"
+#include "server/cloudwatch/cloudwatch.h"
+#include "server/firehose/firehose.h"
 #include "server/firehose/firehose_engine.h"
+#include "server/kinesis/kinesis.h"
+#include "server/s3/s3.h"
 #include "server/init/hosts.h"
 #include "server/net/http.h"
 #include "server/imds/imds.h"
@@ -29,39 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-struct tp_config g_cfg = {
-    .host = "127.0.0.1",
-    .port = 4566,
-    .data_dir = "./data",
-    .region = "us-east-1",
-    .account = "000000000000",
-    .log_level = LOG_INFO,
-    .stream_delay_ms = 0,
-    .shard_limit = 500,
-    .imds_port = -1,
-    .tls_port = -1,
-};
-
-void log_msg(enum log_level lvl, const char *fmt, ...)
-{
-    static const char *const NAMES[] = {"error", "warn", "info", "debug"};
-    char ts[32];
-    time_t t = time(NULL);
-    struct tm tm;
-    va_list ap;
-    if (lvl > g_cfg.log_level)
-        return;
-    gmtime_r(&t, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    flockfile(stderr);
-    fprintf(stderr, "%s %s ", ts, NAMES[lvl]);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    funlockfile(stderr);
-}
 
 static const char USAGE[] =
     "usage: tidepool <command> [options]\n"
@@ -339,6 +310,16 @@ static void *stop_guard(void *arg)
     return NULL;
 }
 
+/* The router knows no service by name: they are plugged in here. */
+static void plug_services(void)
+{
+    router_add_service(&kinesis_service);
+    router_add_service(&firehose_service);
+    router_add_service(&cloudwatch_service);
+    router_set_rest(s3_dispatch, s3_stream_open);
+    router_add_status("/_tidepool/firehose", firehose_engine_status);
+}
+
 static int serve(void)
 {
     char err[512];
@@ -358,6 +339,7 @@ static int serve(void)
         return 1;
     }
     db_set_tick(tick);
+    plug_services();
     if (firehose_engine_start()) {
         fprintf(stderr, "tidepool: cannot start the Firehose delivery engine\n");
         db_close();

@@ -233,7 +233,20 @@ static const struct svc_op OPS[] = {
     {"PutMetricData", cw_put_metric_data, PUT_METRIC_DATA},
 };
 
+/* Smithy RPC v2 CBOR paths: the service shape's name, bare or with its namespace. */
+static const char *const RPCV2_PATHS[] = {"/service/GraniteServiceVersion20100801/operation/",
+                                          "/service/com.amazonaws.cloudwatch.GraniteServiceVersion20100801/operation/",
+                                          NULL};
+
 const struct svc_service cloudwatch_service = {
-    "GraniteServiceVersion20100801", "application/x-amz-json-1.0", OPS, sizeof OPS / sizeof *OPS,
-    CW_VALIDATION_ERROR,
+    .target_prefix = "GraniteServiceVersion20100801",
+    .content_type = "application/x-amz-json-1.0",
+    .ops = OPS,
+    .n_ops = sizeof OPS / sizeof *OPS,
+    .validation = CW_VALIDATION_ERROR,
+    .host_prefix = "monitoring",
+    .rpcv2_paths = RPCV2_PATHS,
+    .query_match = cw_query_match,
+    .query_serve = cw_query_serve,
+    .query_auth_errors = 1,
 };

@@ -10,6 +10,9 @@
 #include "server/net/service.h"
 #include "storage/firehose.h"
 
+/* The operation table (firehose_api.c), which main.c gives the router. */
+extern const struct svc_service firehose_service;
+
 /* AWS's limits (protocols.md §2). */
 #define FH_MAX_RECORD_BYTES 1024000
 #define FH_MAX_BATCH_RECORDS 500

@@ -201,5 +201,10 @@ static const struct svc_op OPS[] = {
 };
 
 const struct svc_service firehose_service = {
-    "Firehose_20150804", "application/x-amz-json-1.1", OPS, sizeof OPS / sizeof *OPS, ERR_VALIDATION,
+    .target_prefix = "Firehose_20150804",
+    .content_type = "application/x-amz-json-1.1",
+    .ops = OPS,
+    .n_ops = sizeof OPS / sizeof *OPS,
+    .validation = ERR_VALIDATION,
+    .host_prefix = "firehose",
 };

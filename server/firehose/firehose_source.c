@@ -5,7 +5,7 @@
  * which covers children of resharding). KPL aggregates are de-aggregated
  * here, before the Lambda hook sees them, as Firehose does. */
 #include "server/firehose/firehose_delivery.h"
-#include "server/kinesis/kinesis.h"
+#include "protocol/kinesis_ids.h"
 #include "protocol/kpl.h"
 #include "storage/records.h"
 

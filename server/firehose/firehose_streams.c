@@ -7,7 +7,7 @@
 #include "server/runtime/config.h"
 #include "server/firehose/firehose.h"
 #include "server/firehose/firehose_engine.h"
-#include "server/kinesis/kinesis.h"
+#include "protocol/kinesis_ids.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,6 +3,7 @@
  * Touches: tags. */
 #include "server/runtime/config.h"
 #include "server/firehose/firehose.h"
+#include "server/shared/tags.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,8 +6,14 @@
 #ifndef TP_KINESIS_H
 #define TP_KINESIS_H
 
+#include "protocol/kinesis_ids.h"
 #include "server/net/service.h"
 #include "storage/streams.h"
+
+_Static_assert(STREAM_NAME_MAX == KINESIS_STREAM_NAME_MAX, "one stream-name limit");
+
+/* The operation table (kinesis_api.c), which main.c gives the router. */
+extern const struct svc_service kinesis_service;
 
 /* AWS's defaults and limits (protocols.md §1). */
 #define KINESIS_DEFAULT_RETENTION 24
@@ -29,12 +35,7 @@ int kinesis_token_stream_or_reply(struct svc_ctx *c, const char *name, uint64_t 
 /* Just the name (and region) of the stream the request addresses. */
 int kinesis_stream_name_or_reply(struct svc_ctx *c, const cJSON *in, char name[STREAM_NAME_MAX + 1]);
 int kinesis_not_found(struct svc_ctx *c, const char *name);
-/* arn:aws:kinesis:REGION:ACCOUNT:stream/NAME → region and name; -1 when it is not one. */
-int kinesis_parse_arn(const char *arn, char *region, size_t rlen, char name[STREAM_NAME_MAX + 1]);
 void kinesis_stream_arn(const struct db_stream *s, char *out, size_t outlen);
-void kinesis_shard_id(uint32_t ix, char out[24]);
-/* Parses "shardId-000000000007" (or "7"); -1 when it is not one. */
-int64_t kinesis_shard_ix(const char *shard_id);
 
 /* Response members shared by several operations (kinesis_shapes.c). */
 extern const char *const KINESIS_METRICS[];

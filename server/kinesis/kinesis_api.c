@@ -101,22 +101,6 @@ static const struct v_rule MAX_RECORD_SIZE[] = {
 
 /* ---- shared helpers ---- */
 
-void kinesis_shard_id(uint32_t ix, char out[24])
-{
-    snprintf(out, 24, "shardId-%012u", ix);
-}
-
-int64_t kinesis_shard_ix(const char *id)
-{
-    const char *dash = strrchr(id, '-');
-    const char *p = dash ? dash + 1 : id;
-    char *end;
-    if (!*p || *p == '+' || *p == '-')
-        return -1;
-    long long v = strtoll(p, &end, 10);
-    return *end || v < 0 || v > 2147483647 ? -1 : v;
-}
-
 void kinesis_stream_arn(const struct db_stream *s, char *out, size_t outlen)
 {
     snprintf(out, outlen, "arn:aws:kinesis:%s:%s:stream/%s", s->region, g_cfg.account, s->name);
@@ -127,28 +111,6 @@ int kinesis_not_found(struct svc_ctx *c, const char *name)
     return reply_error(c, ERR_RESOURCE_NOT_FOUND, "Stream %s under account %s not found.", name, g_cfg.account);
 }
 
-int kinesis_parse_arn(const char *arn, char *region, size_t rlen, char name[STREAM_NAME_MAX + 1])
-{
-    const char *p = arn;
-    const char *field[6];
-    for (int i = 0; i < 6; i++) {
-        field[i] = p;
-        if (i < 5 && !(p = strchr(p, ':')))
-            return -1;
-        p++;
-    }
-    size_t n = (size_t)(field[4] - field[3] - 1);
-    const char *res = field[5];
-    if (strncmp(res, "stream/", 7) || n == 0 || n >= rlen)
-        return -1;
-    memcpy(region, field[3], n);
-    region[n] = 0;
-    res += 7;
-    if (strlen(res) > STREAM_NAME_MAX || !*res || strchr(res, '/'))
-        return -1;
-    strcpy(name, res);
-    return 0;
-}
 
 int kinesis_stream_name_or_reply(struct svc_ctx *c, const cJSON *in, char name[STREAM_NAME_MAX + 1])
 {
@@ -257,5 +219,10 @@ static const struct svc_op OPS[] = {
 };
 
 const struct svc_service kinesis_service = {
-    "Kinesis_20131202", "application/x-amz-json-1.1", OPS, sizeof OPS / sizeof *OPS, ERR_VALIDATION,
+    .target_prefix = "Kinesis_20131202",
+    .content_type = "application/x-amz-json-1.1",
+    .ops = OPS,
+    .n_ops = sizeof OPS / sizeof *OPS,
+    .validation = ERR_VALIDATION,
+    .host_prefix = "kinesis",
 };

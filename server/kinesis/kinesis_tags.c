@@ -4,6 +4,7 @@
  * ResourceARN as well). Touches: tags. */
 #include "server/runtime/config.h"
 #include "server/kinesis/kinesis.h"
+#include "server/shared/tags.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -10,12 +10,9 @@
  * region, when no SigV4 scope does), so it never falls through to S3. */
 #include "server/runtime/config.h"
 #include "server/net/auth.h"
-#include "server/cloudwatch/cloudwatch.h"
-#include "server/firehose/firehose_engine.h"
 #include "protocol/cbor.h"
 #include "protocol/gunzip.h"
 #include "protocol/uuid.h"
-#include "server/s3/s3.h"
 #include "server/net/service.h"
 #include "storage/db.h"
 
@@ -27,15 +24,39 @@
 #define CBOR_CONTENT_TYPE "application/x-amz-cbor-1.1"
 #define RPCV2_CONTENT_TYPE "application/cbor"
 
-extern const struct svc_service kinesis_service, firehose_service;
+#define MAX_SERVICES 8
+#define MAX_STATUS 4
 
-static const struct svc_service *const SERVICES[] = {&kinesis_service, &firehose_service, &cloudwatch_service};
+/* What main.c plugged in (router_add_service, router_set_rest,
+ * router_add_status): filled once before serving, read-only afterwards. */
+static const struct svc_service *g_services[MAX_SERVICES];
+static unsigned g_n_services;
+static void (*g_rest_dispatch)(const struct tp_request *rq, struct tp_response *rs);
+static struct tp_stream *(*g_rest_stream_open)(const struct tp_request *rq);
+static struct {
+    const char *path;
+    void (*write)(struct jw *w);
+} g_status[MAX_STATUS];
+static unsigned g_n_status;
 
-/* <prefix>.<region>.amazonaws.com, the names the SDKs build from a region. */
-static const struct {
-    const char *prefix;
-    const struct svc_service *svc;
-} HOSTS[] = {{"monitoring", &cloudwatch_service}, {"kinesis", &kinesis_service}, {"firehose", &firehose_service}};
+void router_add_service(const struct svc_service *s)
+{
+    if (g_n_services < MAX_SERVICES)
+        g_services[g_n_services++] = s;
+}
+
+void router_set_rest(void (*dispatch)(const struct tp_request *rq, struct tp_response *rs),
+                     struct tp_stream *(*stream_open)(const struct tp_request *rq))
+{
+    g_rest_dispatch = dispatch;
+    g_rest_stream_open = stream_open;
+}
+
+void router_add_status(const char *path, void (*write)(struct jw *w))
+{
+    if (g_n_status < MAX_STATUS)
+        g_status[g_n_status++] = (typeof(g_status[0])){path, write};
+}
 
 static void finish_json(struct svc_ctx *c, const char *content_type)
 {
@@ -117,7 +138,7 @@ static const char *query_param(const char *query, const char *name, char *out, s
  * query-protocol service at heart, answers as those do: 403s with their codes. */
 static int auth_reply(struct svc_ctx *c, const struct svc_service *s, const struct auth_result *r)
 {
-    int cw = s == &cloudwatch_service;
+    int cw = s->query_auth_errors;
     switch (r->status) {
     case AUTH_OK:
         return 0;
@@ -208,33 +229,44 @@ static const struct svc_service *host_service(const struct tp_request *rq, char 
 {
     const char *host = request_header(rq, "host");
     size_t n = host ? strcspn(host, ":") : 0;
-    for (unsigned i = 0; n > 15 && i < sizeof HOSTS / sizeof *HOSTS; i++) {
-        size_t pl = strlen(HOSTS[i].prefix), rl = n - pl - 15; /* ".<region>.amazonaws.com" */
-        if (n > pl + 16 && !strncasecmp(host, HOSTS[i].prefix, pl) && host[pl] == '.' &&
+    for (unsigned i = 0; n > 15 && i < g_n_services; i++) {
+        const char *prefix = g_services[i]->host_prefix;
+        size_t pl = prefix ? strlen(prefix) : 0, rl = n - pl - 15; /* ".<region>.amazonaws.com" */
+        if (pl && n > pl + 16 && !strncasecmp(host, prefix, pl) && host[pl] == '.' &&
             !strncasecmp(host + n - 14, ".amazonaws.com", 14) && rl < 32 && !memchr(host + pl + 1, '.', rl)) {
             memcpy(region, host + pl + 1, rl);
             region[rl] = 0;
-            return HOSTS[i].svc;
+            return g_services[i];
         }
     }
     return NULL;
 }
 
 /* A Smithy RPC v2 CBOR request: its operation name (from the path's last
- * segment) for a service that speaks the protocol, else NULL. The header is
- * part of the test: /service/… alone is a legal S3 key. */
-static const char *rpcv2_op(const struct tp_request *rq)
+ * segment), with the service that speaks the protocol in *svc, else NULL.
+ * The header is part of the test: /service/… alone is a legal S3 key. */
+static const char *rpcv2_op(const struct tp_request *rq, const struct svc_service **svc)
 {
-    static const char *const PREFIXES[] = {"/service/GraniteServiceVersion20100801/operation/",
-                                           "/service/com.amazonaws.cloudwatch.GraniteServiceVersion20100801/operation/"};
     const char *proto = request_header(rq, "smithy-protocol");
     if (!proto || strcmp(proto, "rpc-v2-cbor"))
         return NULL;
-    for (unsigned i = 0; i < sizeof PREFIXES / sizeof *PREFIXES; i++) {
-        const char *at = strstr(rq->path, PREFIXES[i]); /* after an optional prefix, as the spec allows */
-        if (at && !strchr(at + strlen(PREFIXES[i]), '/'))
-            return at + strlen(PREFIXES[i]);
-    }
+    for (unsigned i = 0; i < g_n_services; i++)
+        for (const char *const *p = g_services[i]->rpcv2_paths; p && *p; p++) {
+            const char *at = strstr(rq->path, *p); /* after an optional prefix, as the spec allows */
+            if (at && !strchr(at + strlen(*p), '/')) {
+                *svc = g_services[i];
+                return at + strlen(*p);
+            }
+        }
+    return NULL;
+}
+
+/* The service whose awsQuery form rq is, or NULL. */
+static const struct svc_service *query_service(const struct tp_request *rq)
+{
+    for (unsigned i = 0; i < g_n_services; i++)
+        if (g_services[i]->query_match && g_services[i]->query_match(rq))
+            return g_services[i];
     return NULL;
 }
 
@@ -330,9 +362,10 @@ static int is_s3(const struct tp_request *rq)
 {
     const char *ct = request_header(rq, "content-type");
     char region[32];
-    return !request_header(rq, "x-amz-target") && strncmp(rq->path, "/_tidepool/", 11) &&
+    const struct svc_service *rpcv2;
+    return g_rest_dispatch && !request_header(rq, "x-amz-target") && strncmp(rq->path, "/_tidepool/", 11) &&
            !(ct && (!strncmp(ct, "application/x-amz-json-", 23) || !strncmp(ct, CBOR_CONTENT_TYPE, strlen(CBOR_CONTENT_TYPE)))) &&
-           !host_service(rq, region) && !rpcv2_op(rq) && !cw_query_match(rq);
+           !host_service(rq, region) && !rpcv2_op(rq, &rpcv2) && !query_service(rq);
 }
 
 /* A body the SDKs compressed (CloudWatch's requestCompression) is inflated
@@ -374,22 +407,23 @@ static void dispatch(const struct tp_request *rq, const struct tp_request *wire,
     char rid[37], host_region[32];
     struct svc_ctx c;
     const char *target = request_header(rq, "x-amz-target");
-    const struct svc_service *host_svc = host_service(rq, host_region);
-    const char *rpcv2 = rpcv2_op(rq);
+    const struct svc_service *host_svc = host_service(rq, host_region), *rpcv2_svc = NULL, *query_svc;
+    const char *rpcv2 = rpcv2_op(rq, &rpcv2_svc);
 
     if (!strcmp(rq->method, "GET") && !strcmp(rq->path, "/_tidepool/health")) {
         health(rs);
         return;
     }
-    if (!strcmp(rq->method, "GET") && !strcmp(rq->path, "/_tidepool/firehose")) {
-        struct jw w;
-        jw_init(&w);
-        firehose_engine_status(&w);
-        json_reply(rs, &w);
-        return;
-    }
+    for (unsigned i = 0; i < g_n_status; i++)
+        if (!strcmp(rq->method, "GET") && !strcmp(rq->path, g_status[i].path)) {
+            struct jw w;
+            jw_init(&w);
+            g_status[i].write(&w);
+            json_reply(rs, &w);
+            return;
+        }
     if (!gzip_broken && is_s3(rq)) {
-        s3_dispatch(rq, rs);
+        g_rest_dispatch(rq, rs);
         return;
     }
     memset(&c, 0, sizeof c);
@@ -409,20 +443,20 @@ static void dispatch(const struct tp_request *rq, const struct tp_request *wire,
 
     const char *dot = target ? strchr(target, '.') : NULL;
     const struct svc_service *svc = NULL;
-    for (unsigned i = 0; dot && i < sizeof SERVICES / sizeof *SERVICES; i++)
-        if (strlen(SERVICES[i]->target_prefix) == (size_t)(dot - target) &&
-            !strncmp(SERVICES[i]->target_prefix, target, (size_t)(dot - target)))
-            svc = SERVICES[i];
+    for (unsigned i = 0; dot && i < g_n_services; i++)
+        if (strlen(g_services[i]->target_prefix) == (size_t)(dot - target) &&
+            !strncmp(g_services[i]->target_prefix, target, (size_t)(dot - target)))
+            svc = g_services[i];
     if (gzip_broken) {
         reply_error(&c, ERR_SERIALIZATION, "The request body is not valid gzip");
         finish_json(&c, c.out.cbor ? CBOR_CONTENT_TYPE : "application/x-amz-json-1.1");
     } else if (rpcv2) {
-        rpcv2_service(&c, &cloudwatch_service, rpcv2);
+        rpcv2_service(&c, rpcv2_svc, rpcv2);
     } else if (svc) {
         json_service(&c, svc, dot + 1, strlen(dot + 1));
         finish_json(&c, c.out.cbor ? CBOR_CONTENT_TYPE : svc->content_type);
-    } else if (!target && (cw_query_match(rq) || host_svc == &cloudwatch_service)) {
-        cw_query_serve(&c);
+    } else if (!target && ((query_svc = query_service(rq)) || (host_svc && (query_svc = host_svc)->query_serve))) {
+        query_svc->query_serve(&c);
     } else {
         /* No service claims it: a JSON- or CBOR-protocol request whose target
          * names no service (or none at all). */
@@ -434,5 +468,5 @@ static void dispatch(const struct tp_request *rq, const struct tp_request *wire,
 
 struct tp_stream *router_stream_open(const struct tp_request *rq)
 {
-    return is_s3(rq) ? s3_stream_open(rq) : NULL; /* only S3 uploads stream */
+    return g_rest_stream_open && is_s3(rq) ? g_rest_stream_open(rq) : NULL; /* only S3 uploads stream */
 }

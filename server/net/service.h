@@ -39,7 +39,25 @@ struct svc_service {
     const struct svc_op *ops;      /* sorted by name */
     unsigned n_ops;
     enum tp_err validation;        /* what constraint failures are reported as */
+    /* How else the router recognises the service's requests (NULL when not): */
+    const char *host_prefix;       /* Host: <prefix>.<region>.amazonaws.com */
+    const char *const *rpcv2_paths;/* Smithy RPC v2 CBOR: "/service/<shape>/operation/" prefixes */
+    int (*query_match)(const struct tp_request *rq); /* an awsQuery form */
+    void (*query_serve)(struct svc_ctx *c);
+    int query_auth_errors;         /* refuses credentials as query-protocol services do (403s) */
 };
+
+/* ---- what main.c plugs into the router before serving ---- */
+
+/* A JSON-protocol service (X-Amz-Target, and the routes svc_service names). */
+void router_add_service(const struct svc_service *s);
+/* The REST service that takes every request no JSON service claims (S3):
+ * dispatch answers buffered requests; stream_open may take an upload's body
+ * as it arrives (see router_stream_open). */
+void router_set_rest(void (*dispatch)(const struct tp_request *rq, struct tp_response *rs),
+                     struct tp_stream *(*stream_open)(const struct tp_request *rq));
+/* GET path answers the JSON document write() makes (/_tidepool/ status pages). */
+void router_add_status(const char *path, void (*write)(struct jw *w));
 
 /* The operation called name (n bytes), or NULL. */
 const struct svc_op *svc_find_op(const struct svc_service *s, const char *name, size_t n);
@@ -51,20 +69,5 @@ int svc_run(struct svc_ctx *c, const struct svc_service *s, const struct svc_op 
 /* Records the error on the response (JSON body, status, headers); returns -1. */
 int reply_error(struct svc_ctx *c, enum tp_err e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-
-/* ---- tags (tags.c), kept by storage/streams.c under an owner id ---- */
-
-struct db_conn;
-/* Writer side: adds or replaces the request's tags (a map or a list of
- * {Key, Value}); *count gets how many the owner has now. */
-int tags_put_counted(struct db_conn *w, int64_t owner, const cJSON *tags, unsigned *count);
-/* Writer side: removes the listed keys; absent ones are ignored, as AWS does. */
-int tags_remove_listed(struct db_conn *w, int64_t owner, const cJSON *keys);
-/* Writes "Tags": [...] with up to limit tags after `after`; p reports the page. */
-struct tag_page {
-    struct jw *w;
-    int limit, count, more;
-};
-int tags_write_or_reply(struct svc_ctx *c, int64_t owner, const char *after, int limit, struct tag_page *p);
 
 #endif

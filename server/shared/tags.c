@@ -2,7 +2,7 @@
  * under an owner id): request members into rows, and the "Tags" list of the
  * listing operations. Kinesis sends a map {key: value}, Firehose a list of
  * {Key, Value}; both come in here. */
-#include "server/net/service.h"
+#include "server/shared/tags.h"
 #include "storage/streams.h"
 
 #include <stdlib.h>

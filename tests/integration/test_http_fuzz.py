@@ -17,8 +17,6 @@ import os
 import random
 import socket
 import sys
-import time
-import unittest
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 

@@ -24,6 +24,7 @@ struct builder {
     int depth;
     cJSON *root;
     const char *err;
+    size_t avail;       /* input bytes from the item being decoded to the end */
 };
 
 static void fail(struct builder *b, const char *err)
@@ -189,9 +190,24 @@ static void on_text(void *ctx, cbor_data data, uint64_t len) { chunk(ctx, data, 
 static void on_bytes(void *ctx, cbor_data data, uint64_t len) { chunk(ctx, data, len, F_BYTES); }
 static void on_text_start(void *ctx) { push(ctx, F_TEXT, -1); }
 static void on_bytes_start(void *ctx) { push(ctx, F_BYTES, -1); }
-static void on_array(void *ctx, uint64_t n) { container(ctx, F_ARRAY, (long long)n); }
+/* A definite container of n items (a map: n keys and n values). Every item
+ * takes at least one byte after the header's, so a count the rest of the
+ * input cannot hold is truncated input; checked before any arithmetic, which
+ * keeps counts up to 2^64 - 1 from overflowing or passing for -1. */
+static void definite(void *ctx, enum frame_kind kind, uint64_t n)
+{
+    struct builder *b = ctx;
+    uint64_t per_item = kind == F_MAP ? 2 : 1;
+    if (n > (b->avail - 1) / per_item) {
+        fail(b, "truncated");
+        return;
+    }
+    container(ctx, kind, (long long)(n * per_item));
+}
+
+static void on_array(void *ctx, uint64_t n) { definite(ctx, F_ARRAY, n); }
 static void on_indef_array(void *ctx) { container(ctx, F_ARRAY, -1); }
-static void on_map(void *ctx, uint64_t n) { container(ctx, F_MAP, (long long)n * 2); }
+static void on_map(void *ctx, uint64_t n) { definite(ctx, F_MAP, n); }
 static void on_indef_map(void *ctx) { container(ctx, F_MAP, -1); }
 
 static void on_break(void *ctx)
@@ -247,6 +263,7 @@ cJSON *cbor_to_json(const unsigned char *data, size_t len, const char **err)
     size_t off = 0;
     memset(&b, 0, sizeof b);
     while (off < len && !b.err) {
+        b.avail = len - off;
         struct cbor_decoder_result r = cbor_stream_decode(data + off, len - off, &CALLBACKS, &b);
         if (r.status != CBOR_DECODER_FINISHED) {
             fail(&b, r.status == CBOR_DECODER_NEDATA ? "truncated" : "malformed");

@@ -3,11 +3,8 @@
  * → stop accepting, finish in-flight requests → close SQLite). */
 #include "server/runtime/config.h"
 #include "server/net/auth.h"
-#include "server/cloudwatch/cloudwatch.h"
-#include "server/firehose/firehose.h"
 #include "server/firehose/firehose_engine.h"
-#include "server/kinesis/kinesis.h"
-#include "server/s3/s3.h"
+#include "server/services.h"
 #include "server/init/hosts.h"
 #include "server/net/http.h"
 #include "server/imds/imds.h"
@@ -310,16 +307,6 @@ static void *stop_guard(void *arg)
     return NULL;
 }
 
-/* The router knows no service by name: they are plugged in here. */
-static void plug_services(void)
-{
-    router_add_service(&kinesis_service);
-    router_add_service(&firehose_service);
-    router_add_service(&cloudwatch_service);
-    router_set_rest(s3_dispatch, s3_stream_open);
-    router_add_status("/_tidepool/firehose", firehose_engine_status);
-}
-
 static int serve(void)
 {
     char err[512];
@@ -339,7 +326,7 @@ static int serve(void)
         return 1;
     }
     db_set_tick(tick);
-    plug_services();
+    services_plug();
     if (firehose_engine_start()) {
         fprintf(stderr, "tidepool: cannot start the Firehose delivery engine\n");
         db_close();

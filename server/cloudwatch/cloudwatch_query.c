@@ -22,17 +22,19 @@
 
 /* ---- recognising a request ---- */
 
-/* Whether the raw form s (len bytes) has name=value (any value when value is NULL). */
+/* Whether the raw form s (len bytes) has name=value (any value when value is NULL).
+ * Offsets, not pointers, walk it: s is NULL for a body not read yet, and the
+ * last field ends at s + len, with no '&' to step over. */
 static int raw_has(const char *s, size_t len, const char *name, const char *value)
 {
     size_t nl = strlen(name);
-    for (const char *p = s, *end = s + len; p < end;) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        size_t n = (size_t)((amp ? amp : end) - p);
+    for (size_t off = 0; off < len;) {
+        const char *p = s + off, *amp = memchr(p, '&', len - off);
+        size_t n = amp ? (size_t)(amp - p) : len - off;
         if (n > nl && !memcmp(p, name, nl) && p[nl] == '=' &&
             (!value || (n - nl - 1 == strlen(value) && !memcmp(p + nl + 1, value, n - nl - 1))))
             return 1;
-        p += n + 1;
+        off += n + 1;
     }
     return 0;
 }

@@ -8,6 +8,7 @@
 #include "protocol/compress.h"
 #include "protocol/fh_prefix.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +81,8 @@ static int check_lambda(const cJSON *proc, char *msg, size_t msglen)
         if (!v)
             continue;
         double d = strtod(v, &end);
-        if (end == v || *end || d < RANGES[i].lo || d > RANGES[i].hi || (RANGES[i].integer && d != (long)d)) {
+        /* written so that NaN ("nan" parses) is out of range, and nothing is converted */
+        if (end == v || *end || !(d >= RANGES[i].lo && d <= RANGES[i].hi) || (RANGES[i].integer && d != floor(d))) {
             snprintf(msg, msglen, "Invalid value %s for parameter %s: it must be %s between %g and %g.", v,
                      RANGES[i].name, RANGES[i].integer ? "an integer" : "a number", RANGES[i].lo, RANGES[i].hi);
             return -1;

@@ -6,7 +6,6 @@
 #include "protocol/seqnum.h"
 #include "storage/records.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,7 +344,6 @@ int kinesis_get_records(struct svc_ctx *c, const cJSON *in)
     struct db_shard sh;
     struct db_read_result res;
     const char *tok = v_str(in, "ShardIterator");
-    const cJSON *jl = cJSON_GetObjectItemCaseSensitive(in, "Limit");
     char shard_id[24];
 
     if (iterator_decode(tok, strlen(tok), db_iterator_key(), &it))
@@ -365,7 +363,7 @@ int kinesis_get_records(struct svc_ctx *c, const cJSON *in)
     if (shard_or_reply(c, &s, shard_id, &sh))
         return -1;
 
-    struct read_ctx rc = {&c->out, &sh, cJSON_IsNumber(jl) ? (long)jl->valuedouble : 10000, 0, 0};
+    struct read_ctx rc = {&c->out, &sh, v_int(in, "Limit", 10000), 0, 0};
     uint64_t horizon = (uint64_t)s.retention_hours * 3600000;
     horizon = c->now_ms > horizon ? c->now_ms - horizon : 0;
     jw_obj_begin(&c->out);

@@ -6,7 +6,6 @@
 #include "server/kinesis/kinesis.h"
 #include "server/shared/tags.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,13 +62,12 @@ int kinesis_list_tags_for_stream(struct svc_ctx *c, const cJSON *in)
     struct db_stream s;
     struct tag_page p;
     const cJSON *start = cJSON_GetObjectItemCaseSensitive(in, "ExclusiveStartTagKey");
-    const cJSON *limit = cJSON_GetObjectItemCaseSensitive(in, "Limit");
 
     if (kinesis_stream_lookup_or_reply(c, in, &s))
         return -1;
     jw_obj_begin(&c->out);
     if (tags_write_or_reply(c, s.id, cJSON_IsString(start) ? start->valuestring : "",
-                            cJSON_IsNumber(limit) ? (int)floor(limit->valuedouble) : KINESIS_MAX_TAGS, &p))
+                            v_int(in, "Limit", KINESIS_MAX_TAGS), &p))
         return -1;
     jw_key(&c->out, "HasMoreTags");
     jw_bool(&c->out, p.more);

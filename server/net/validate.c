@@ -285,8 +285,9 @@ static void value_str(const cJSON *v, const struct v_rule *r, char *out, size_t 
     default:
         if (cJSON_IsString(v))
             snprintf(out, outlen, "'%.200s'", v->valuestring);
-        else
-            snprintf(out, outlen, "'%lld'", (long long)floor(v->valuedouble));
+        else /* the integer as %lld would print it, for values past long long's range too
+              * (converting those is undefined); + 0.0 makes -0 print as 0 */
+            snprintf(out, outlen, "'%.0f'", floor(v->valuedouble) + 0.0);
     }
 }
 
@@ -414,7 +415,12 @@ enum v_result validate_request(cJSON *body, const struct v_rule *rules, unsigned
 int v_int(const cJSON *in, const char *name, int dflt)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(in, name);
-    return cJSON_IsNumber(v) ? (int)floor(v->valuedouble) : dflt;
+    if (!cJSON_IsNumber(v) || isnan(v->valuedouble)) /* CBOR can carry NaN; it passes min/max checks */
+        return dflt;
+    double d = floor(v->valuedouble);
+    /* saturated: rules without a maximum let any number through, and
+     * converting one past int's range is undefined */
+    return d <= INT_MIN ? INT_MIN : d >= INT_MAX ? INT_MAX : (int)d;
 }
 
 const char *v_str(const cJSON *in, const char *name)

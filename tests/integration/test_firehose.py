@@ -390,6 +390,8 @@ class ControlPlaneTest(FirehoseCase):
         for name, value, what in (("NumberOfRetries", "-1", "an integer between 0 and 300"),
                                   ("NumberOfRetries", "abc", "an integer between 0 and 300"),
                                   ("BufferSizeInMBs", "10", "a number between 0.2 and 3"),
+                                  ("BufferSizeInMBs", "nan", "a number between 0.2 and 3"),
+                                  ("NumberOfRetries", "nan", "an integer between 0 and 300"),
                                   ("BufferIntervalInSeconds", "100000", "an integer between 0 and 900")):
             proc = lambda_processing(lambda_arn("f"), interval=None)
             proc["Processors"][0]["Parameters"].append({"ParameterName": name, "ParameterValue": value})

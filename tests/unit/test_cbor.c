@@ -72,6 +72,28 @@ static void test_rejects(void)
     cJSON_Delete(j);
 }
 
+/* Item counts are bounded by the bytes left before anything is computed from
+ * them: a map of 2^63 pairs once overflowed `n * 2` (UBSan), and an array of
+ * 2^64 - 1 items passed for an indefinite one. */
+static void test_huge_counts(void)
+{
+    const char *err = NULL;
+    CHECK(!cbor_to_json((const unsigned char *)"\xbb\x80\x00\x00\x00\x00\x00\x00\x00", 9, &err));
+    CHECK_STREQ(err, "truncated");
+    CHECK(!DEC("\xbb\x40\x00\x00\x00\x00\x00\x00\x00"));                 /* 2^62 pairs */
+    CHECK(!DEC("\xbb\xff\xff\xff\xff\xff\xff\xff\xff"));                 /* 2^64 - 1 pairs */
+    CHECK(!DEC("\xa1\x61" "a" "\x9b\xff\xff\xff\xff\xff\xff\xff\xff\xff")); /* "a": 2^64 - 1 items, then a break */
+    CHECK(!DEC("\xa1\x61" "a" "\x9b\x80\x00\x00\x00\x00\x00\x00\x00"));
+    CHECK(!DEC("\xa2\x61" "a" "\x01"));                                   /* 2 pairs, 3 bytes left */
+    CHECK(!DEC("\xa1\x61" "a" "\x82\x01"));                               /* 2 items, 1 byte left */
+    /* the tightest counts that fit still decode */
+    cJSON *j = DEC("\xa1\x61" "a" "\x82\x01\x02");
+    CHECK(j && cJSON_GetArraySize(cJSON_GetObjectItem(j, "a")) == 2);
+    cJSON_Delete(j);
+    CHECK((j = DEC("\xa1\x61" "a" "\xa1\x61" "b" "\x01")));
+    cJSON_Delete(j);
+}
+
 static void test_writer(void)
 {
     struct jw w;
@@ -131,6 +153,7 @@ int main(void)
 {
     test_decode();
     test_rejects();
+    test_huge_counts();
     test_writer();
     test_doubles();
     puts("cbor: ok");

@@ -482,7 +482,7 @@ static enum conn_kind classify(struct http_server *srv, int fd)
 {
     char buf[HEAD_PEEK];
     int64_t deadline = now_ms() + (int64_t)srv->lim.header_timeout_ms;
-    struct pollfd pf[2] = {{fd, POLLIN, 0}, {srv->wake[0], POLLIN, 0}};
+    struct pollfd pf[2] = {{fd, POLLIN | POLLRDHUP, 0}, {srv->wake[0], POLLIN, 0}};
     int pause_ms = 5;
 
     for (;;) {
@@ -502,6 +502,10 @@ static enum conn_kind classify(struct http_server *srv, int fd)
         enum conn_kind kind = peeked_kind(buf, (size_t)n, &known);
         if (known)
             return kind;
+        /* Peeking never reports the end of the stream: the peer closed its
+         * side with the head unfinished, and nothing more will come. */
+        if (pf[0].revents & (POLLRDHUP | POLLHUP))
+            return CONN_CLOSE;
         poll(&pf[1], 1, pause_ms);
         if (pause_ms < 200)
             pause_ms *= 2;

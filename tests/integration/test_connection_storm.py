@@ -195,6 +195,17 @@ class ConnectionStormTest(unittest.TestCase):
         self.assertLess(time.monotonic() - t0, 30)
         self.assertLess(probe(server.port, SERVED_WITHIN_S), SERVED_WITHIN_S)
 
+    def test_unfinished_head_then_half_close_is_dropped_at_once(self):
+        # Peeked bytes never read as end-of-stream: this once waited out the whole header timeout.
+        server = self.start()  # the default --header-timeout, 30 s
+        s = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        s.sendall(b"GET /_tidepool/health HTTP/1.1\r\nHost: storm\r\nX-Half: ")
+        s.shutdown(socket.SHUT_WR)
+        t0 = time.monotonic()
+        self.assertEqual(wait_closed_by_server([s], 20), 1, "a half-closed, unfinished head was kept")
+        self.assertLess(time.monotonic() - t0, 20)
+        s.close()
+
     def test_upload_whose_body_never_comes_is_closed_when_idle(self):
         server = self.start("--idle-timeout", "2")
         s3 = server.client("s3")

@@ -6,18 +6,15 @@
  * lines, a blank line, the body; no chunked encoding, the HTTP/1.1 fuzz test
  * does that); the body goes to the stream the router opens, when it opens
  * one, in the pieces a front would pass on. */
-#include "server/net/request.h"
+#include "tests/fuzz/http_input.h"
 #include "server/runtime/config.h"
 #include "server/services.h"
 #include "storage/db.h"
 
-#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MAX_HEADERS 32
 
 static void stop(void)
 {
@@ -39,55 +36,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* The next line of [*p, end) without its \r\n or \n, NUL-terminated in place. */
-static char *line(char **p, char *end)
-{
-    char *s = *p, *nl = memchr(s, '\n', (size_t)(end - s));
-    if (!nl)
-        return NULL;
-    *nl = 0;
-    if (nl > s && nl[-1] == '\r')
-        nl[-1] = 0;
-    *p = nl + 1;
-    return s;
-}
-
 static void run(char *in, size_t size)
 {
-    char *p = in, *end = in + size;
-    struct tp_header headers[MAX_HEADERS];
-    struct tp_request rq = {.query = ""};
+    struct tp_header headers[FUZZ_MAX_HEADERS];
+    struct tp_request rq;
     struct tp_response rs = {0};
-    char *start = line(&p, end), *h;
+    char *p, *end = in + size;
 
-    if (!start || !(rq.path = strchr(start, ' ')))
+    if (fuzz_parse_request(in, size, &rq, headers, &p))
         return;
-    *(char *)rq.path++ = 0;
-    rq.method = start;
-    char *version = strchr(rq.path, ' ');
-    if (version)
-        *version = 0;
-    char *q = strchr(rq.path, '?');
-    if (q) {
-        *q = 0;
-        rq.query = q + 1;
-    }
-    while ((h = line(&p, end)) && *h && rq.n_headers < MAX_HEADERS) {
-        char *colon = strchr(h, ':');
-        if (!colon)
-            return;
-        *colon = 0;
-        for (char *c = h; *c; c++)
-            *c = (char)tolower((unsigned char)*c);
-        char *v = colon + 1;
-        while (*v == ' ')
-            v++;
-        headers[rq.n_headers++] = (struct tp_header){h, v};
-    }
-    if (!h)
-        return;
-    rq.headers = headers;
-    struct tp_stream *st = router_stream_open(&rq);
+    struct tp_request head = rq; /* the fronts offer the head before any body byte */
+    head.body = NULL;
+    head.body_len = 0;
+    struct tp_stream *st = router_stream_open(&head);
     if (st) {
         int refused = 0;
         for (size_t off = 0; p + off < end && !refused; off += 4096) {
@@ -96,8 +57,6 @@ static void run(char *in, size_t size)
         }
         st->finish(st, !refused, &rs); /* a refused piece ends it as the fronts do */
     } else {
-        rq.body = (const unsigned char *)p;
-        rq.body_len = (size_t)(end - p);
         router_dispatch(&rq, &rs);
     }
     if (rs.status < 100 || rs.status > 599)

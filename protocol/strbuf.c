@@ -21,7 +21,9 @@ char *strbuf_reserve(struct strbuf *b, size_t n)
 
 void strbuf_put(struct strbuf *b, const void *s, size_t n)
 {
-    memcpy(strbuf_reserve(b, n), s, n);
+    char *dst = strbuf_reserve(b, n);
+    if (n) /* s may be NULL with nothing to copy: an empty strbuf's buffer */
+        memcpy(dst, s, n);
     b->len += n;
     b->buf[b->len] = 0;
 }

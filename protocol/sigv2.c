@@ -2,6 +2,7 @@
  * memory runs out. */
 #include "protocol/sigv2.h"
 #include "protocol/base64.h"
+#include "protocol/urlcode.h"
 
 #include <gnutls/crypto.h>
 #include <stdlib.h>
@@ -29,39 +30,10 @@ static const char *header(const struct sigv2_request *r, const char *lname)
     return "";
 }
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* The value of parameter name in the query (n bytes, still encoded; n = 0
- * for none), or NULL when it is absent. */
-static const char *param(const char *query, const char *name, size_t *n)
-{
-    size_t nl = strlen(name);
-    for (const char *p = query; p && *p; p += strcspn(p, "&"), p += *p == '&') {
-        size_t len = strcspn(p, "&");
-        if (len >= nl && !strncmp(p, name, nl) && (len == nl || p[nl] == '=')) {
-            *n = len > nl ? len - nl - 1 : 0;
-            return p + len - *n;
-        }
-    }
-    return NULL;
-}
-
 /* Appends n bytes of s %XX-decoded. */
 static void put_decoded(struct strbuf *b, const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
-            char c = (char)(hi << 4 | lo);
-            strbuf_put(b, &c, 1);
-            i += 2;
-        } else {
-            strbuf_put(b, &s[i], 1);
-        }
-    }
+    b->len += url_decode(s, n, 0, strbuf_reserve(b, n));
 }
 
 static int cmp_lower(const void *a, const void *b)
@@ -118,7 +90,7 @@ char *sigv2_string_to_sign(const struct sigv2_request *r)
     const char *sep = "?";
     for (size_t i = 0; i < sizeof SUBRESOURCES / sizeof *SUBRESOURCES; i++) {
         size_t vlen;
-        const char *v = param(r->query, SUBRESOURCES[i], &vlen);
+        const char *v = url_query_find(r->query, SUBRESOURCES[i], &vlen);
         if (!v)
             continue;
         put(&b, sep);

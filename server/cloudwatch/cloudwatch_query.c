@@ -8,6 +8,7 @@
  * timestamps as epoch seconds), so handlers never know which protocol came;
  * the handler's JSON document becomes the XML answer. */
 #include "server/cloudwatch/cloudwatch.h"
+#include "protocol/urlcode.h"
 #include "protocol/xml.h"
 
 #include <math.h>
@@ -63,26 +64,13 @@ struct qform {
     size_t n, cap;
 };
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 /* Percent-decoding, '+' as a space (HTML forms; the SDKs send %20). */
 static char *form_decode(const char *s, size_t n)
 {
-    char *out = malloc(n + 1), *o = out;
+    char *out = malloc(n + 1);
     if (!out)
         abort(); /* as every request buffer */
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            *o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else {
-            *o++ = s[i] == '+' ? ' ' : s[i];
-        }
-    }
-    *o = 0;
+    url_decode(s, n, 1, out);
     return out;
 }
 

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE /* strptime, timegm */
 #include "server/net/auth.h"
 #include "protocol/sigv2.h"
+#include "protocol/urlcode.h"
 #include "server/runtime/config.h"
 
 #include <cjson/cJSON.h>
@@ -99,47 +100,10 @@ static const char *secret_of(const char *id)
 
 /* ---- reading the request ---- */
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* The %XX-decoded value of query parameter name into out; NULL when absent
- * (or too long for out). */
-static const char *query_param(const char *query, const char *name, char *out, size_t outlen)
-{
-    size_t nl = strlen(name);
-    for (const char *p = query; p && *p;) {
-        size_t len = strcspn(p, "&");
-        if (len >= nl && !strncmp(p, name, nl) && (len == nl || p[nl] == '=')) {
-            const char *v = p + nl + (len > nl), *end = p + len;
-            size_t o = 0;
-            for (; v < end; v++) {
-                int hi, lo;
-                if (o + 1 >= outlen)
-                    return NULL;
-                if (*v == '%' && end - v > 2 && (hi = hexval(v[1])) >= 0 && (lo = hexval(v[2])) >= 0) {
-                    out[o++] = (char)(hi << 4 | lo);
-                    v += 2;
-                } else {
-                    out[o++] = *v;
-                }
-            }
-            out[o] = 0;
-            return out;
-        }
-        p += len + (p[len] == '&');
-    }
-    return NULL;
-}
-
 static int has_param(const char *query, const char *name)
 {
-    size_t nl = strlen(name);
-    for (const char *p = query; p && *p; p += strcspn(p, "&"), p += *p == '&')
-        if (!strncmp(p, name, nl) && (p[nl] == '=' || p[nl] == '&' || !p[nl]))
-            return 1;
-    return 0;
+    size_t n;
+    return url_query_find(query, name, &n) != NULL;
 }
 
 /* yyyymmddThhmmssZ as a time; -1 when it is not one. */
@@ -361,8 +325,8 @@ static void check_v4_header(const struct tp_request *rq, int s3, const char *aut
 static int check_v4_expiry(const struct tp_request *rq, time_t now, struct auth_result *r)
 {
     char date[32], expires[32];
-    if (!query_param(rq->query, "X-Amz-Date", date, sizeof date) ||
-        !query_param(rq->query, "X-Amz-Expires", expires, sizeof expires))
+    if (!url_query_param(rq->query, "X-Amz-Date", date, sizeof date) ||
+        !url_query_param(rq->query, "X-Amz-Expires", expires, sizeof expires))
         return 0; /* incomplete: the JSON services say so; S3 with --auth too */
     char *end;
     long long e = strtoll(expires, &end, 10);
@@ -407,16 +371,16 @@ static void check_v4_query(const struct tp_request *rq, int s3, time_t now, stru
     r->query = 1;
     if (check_v4_expiry(rq, now, r) || !auth_enabled())
         return;
-    if (!query_param(rq->query, "X-Amz-Algorithm", alg, sizeof alg) || strcmp(alg, "AWS4-HMAC-SHA256")) {
+    if (!url_query_param(rq->query, "X-Amz-Algorithm", alg, sizeof alg) || strcmp(alg, "AWS4-HMAC-SHA256")) {
         malformed(r, "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"");
         return;
     }
-    if (!query_param(rq->query, "X-Amz-Credential", v.credential, sizeof v.credential) ||
-        !query_param(rq->query, "X-Amz-SignedHeaders", v.signed_headers, sizeof v.signed_headers) ||
-        !query_param(rq->query, "X-Amz-Signature", v.signature, sizeof v.signature) ||
-        !query_param(rq->query, "X-Amz-Date", v.amz_date, sizeof v.amz_date) ||
+    if (!url_query_param(rq->query, "X-Amz-Credential", v.credential, sizeof v.credential) ||
+        !url_query_param(rq->query, "X-Amz-SignedHeaders", v.signed_headers, sizeof v.signed_headers) ||
+        !url_query_param(rq->query, "X-Amz-Signature", v.signature, sizeof v.signature) ||
+        !url_query_param(rq->query, "X-Amz-Date", v.amz_date, sizeof v.amz_date) ||
         parse_amz_date(v.amz_date) == -1 ||
-        (s3 && !query_param(rq->query, "X-Amz-Expires", alg, sizeof alg))) {
+        (s3 && !url_query_param(rq->query, "X-Amz-Expires", alg, sizeof alg))) {
         malformed(r, "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, "
                      "X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.");
         return;
@@ -492,7 +456,7 @@ static void check_v2_query(const struct tp_request *rq, const char *bucket, time
 {
     char akid[128], sig[128], expires[32];
     r->v2 = r->query = 1;
-    if (!query_param(rq->query, "Expires", expires, sizeof expires)) {
+    if (!url_query_param(rq->query, "Expires", expires, sizeof expires)) {
         if (auth_enabled())
             malformed(r, "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters");
         return;
@@ -507,8 +471,8 @@ static void check_v2_query(const struct tp_request *rq, const char *bucket, time
     }
     if (!auth_enabled())
         return;
-    if (!query_param(rq->query, "AWSAccessKeyId", akid, sizeof akid) ||
-        !query_param(rq->query, "Signature", sig, sizeof sig)) {
+    if (!url_query_param(rq->query, "AWSAccessKeyId", akid, sizeof akid) ||
+        !url_query_param(rq->query, "Signature", sig, sizeof sig)) {
         malformed(r, "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters");
         return;
     }

@@ -12,6 +12,7 @@
 #include "server/net/auth.h"
 #include "protocol/cbor.h"
 #include "protocol/gunzip.h"
+#include "protocol/urlcode.h"
 #include "protocol/uuid.h"
 #include "server/net/service.h"
 #include "storage/db.h"
@@ -111,25 +112,6 @@ static void scope_region(const char *cred, char *out, size_t outlen)
     out[n] = 0;
 }
 
-static const char *query_param(const char *query, const char *name, char *out, size_t outlen)
-{
-    size_t nl = strlen(name);
-    for (const char *p = query; p && *p;) {
-        if (!strncmp(p, name, nl) && p[nl] == '=') {
-            size_t n = strcspn(p + nl + 1, "&");
-            if (n >= outlen)
-                n = outlen - 1;
-            memcpy(out, p + nl + 1, n);
-            out[n] = 0;
-            return out;
-        }
-        p = strchr(p, '&');
-        if (p)
-            p++;
-    }
-    return NULL;
-}
-
 #define MISMATCH_TEXT                                                                                       \
     "The request signature we calculated does not match the signature you provided. Check your AWS Secret "   \
     "Access Key and signing method. Consult the service documentation for details."
@@ -167,8 +149,8 @@ static int auth_reply(struct svc_ctx *c, const struct svc_service *s, const stru
 static int check_auth(struct svc_ctx *c, const struct svc_service *s)
 {
     const char *auth = request_header(c->rq, "authorization");
-    char qcred[256];
-    const char *qalg = query_param(c->rq->query, "X-Amz-Algorithm", qcred, sizeof qcred);
+    size_t vlen;
+    const char *qalg = url_query_find(c->rq->query, "X-Amz-Algorithm", &vlen);
     char msg[2048] = "";
     size_t len = 0;
 
@@ -198,21 +180,15 @@ static int check_auth(struct svc_ctx *c, const struct svc_service *s)
                                            "X-Amz-SignedHeaders", "X-Amz-Date"};
         char v[256];
         for (unsigned i = 0; i < 5; i++)
-            if (!query_param(c->rq->query, need[i], v, sizeof v))
+            if (!url_query_find(c->rq->query, need[i], &vlen))
                 len += (size_t)snprintf(msg + len, sizeof msg - len,
                                         "AWS query-string parameters must include '%s'. ", need[i]);
         if (len) {
             snprintf(msg + len, sizeof msg - len, "Re-examine the query-string parameters.");
             return reply_error(c, ERR_INCOMPLETE_SIGNATURE, "%s", msg);
         }
-        if (query_param(c->rq->query, "X-Amz-Credential", v, sizeof v)) {
-            /* the scope's slashes arrive percent-encoded */
-            for (char *p; (p = strstr(v, "%2F")) || (p = strstr(v, "%2f"));) {
-                *p = '/';
-                memmove(p + 1, p + 3, strlen(p + 3) + 1);
-            }
+        if (url_query_param(c->rq->query, "X-Amz-Credential", v, sizeof v))
             scope_region(v, c->region, sizeof c->region);
-        }
     }
     if (!auth_enabled() || c->rq->internal)
         return 0;

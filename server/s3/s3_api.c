@@ -5,6 +5,7 @@
 #include "server/s3/s3.h"
 #include "server/net/auth.h"
 #include "server/runtime/config.h"
+#include "protocol/urlcode.h"
 #include "protocol/utf8.h"
 #include "storage/db.h"
 
@@ -19,29 +20,15 @@
 
 /* ---- addressing ---- */
 
-static int hexval(int c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 char *s3_url_decode(const char *s, size_t n, int plus, int *bad)
 {
-    char *out = malloc(n + 1), *o = out;
+    char *out = malloc(n + 1);
     if (!out)
         return NULL;
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
-            *o++ = (char)(hi << 4 | lo);
-            i += 2;
-        } else {
-            *o++ = plus && s[i] == '+' ? ' ' : s[i];
-        }
-    }
-    *o = 0;
+    size_t len = url_decode(s, n, plus, out);
     /* AWS refuses such names (400 InvalidURI); kept, a NUL would cut the
      * name short and bad UTF-8 would make listings invalid XML */
-    if (memchr(out, 0, (size_t)(o - out)) || !utf8_valid(out, (size_t)(o - out)))
+    if (memchr(out, 0, len) || !utf8_valid(out, len))
         *bad = 1;
     return out;
 }
